@@ -1,0 +1,62 @@
+# Office AI: `make run` starts the embedded default; `make test` runs lint, types and the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip -q --disable-pip-version-check
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck deploycheck pytest install install-dev system-deps messages clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+messages: $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore '.venv' -v 0
+
+## run: install, migrate, seed the demo tenants and serve http://127.0.0.1:8000 (SQLite, in-memory layer, eager Celery)
+run: install messages
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Debian packages the tests drive: Chromium for browser tests, gettext for the catalogue checks.
+system-deps:
+	@need=""; [ -x /usr/bin/chromium ] || need="$$need chromium"; command -v msgfmt >/dev/null || need="$$need gettext"; \
+	if [ -n "$$need" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$need; \
+	  else sudo apt-get update -q && sudo apt-get install -y -q $$need; fi; fi
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install-dev
+	$(VENV)/bin/mypy .
+
+# Production settings with dummy values must pass Django's deployment checks.
+deploycheck: install-dev
+	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
+	  DATABASE_URL=postgres://u@127.0.0.1:5432/x REDIS_URL=redis://127.0.0.1:6379/0 ALLOWED_HOSTS=ai.example.com \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+pytest: install-dev system-deps messages
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## test: install what tests need, then lint, type check, deploy check and the whole suite
+test: install-dev system-deps messages lint typecheck deploycheck pytest
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,18 @@
+"""Tests: fast hasher, locmem email. DATABASE_URL/REDIS_URL from the environment select Postgres/Redis (CI)."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-not-secret-" + "y" * 40)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Browser tests sign in with the dev sign-in, exactly as a person does in the embedded mode.
+OFFICE_AI_DEV_SIGNIN = True
+GOOGLE_CLIENT_ID = "test-client-id.apps.googleusercontent.com"
+SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [{"client_id": GOOGLE_CLIENT_ID, "secret": "test-secret", "key": ""}]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", ".example.test"]

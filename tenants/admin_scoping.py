@@ -1,0 +1,123 @@
+"""Tenant scoping for the admin console.
+
+Platform operators (superusers) see every row. Tenant admins see, open, add, change and delete only rows of
+their own tenant; the ``tenant`` field is hidden from them and forced to their tenant; foreign keys offer only
+their tenant's rows. Another tenant's row is a 404, exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from django.contrib import admin
+from django.db import models
+from django.db.models import QuerySet
+from django.forms import ModelChoiceField
+from django.http import Http404, HttpRequest
+
+from tenants.models import Tenant
+
+M = TypeVar("M", bound=models.Model)
+
+
+def is_operator(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+def is_tenant_admin(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and getattr(request.user, "is_tenant_admin", False))
+
+
+class OperatorOnlyAdmin(admin.ModelAdmin[M], Generic[M]):
+    """Global objects (tenants, deployments): only platform operators."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_operator(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return is_operator(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return is_operator(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return is_operator(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return is_operator(request)
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> M | None:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404  # "missing" and "not yours" look the same
+        return obj
+
+
+class TenantScopedAdmin(OperatorOnlyAdmin[M], Generic[M]):
+    """Rows with a ``tenant`` FK, manageable by platform operators and by the tenant's own admins."""
+
+    tenant_field = "tenant"
+
+    def _allowed(self, request: HttpRequest, obj: M | None) -> bool:
+        if is_operator(request):
+            return True
+        if not is_tenant_admin(request):
+            return False
+        return obj is None or getattr(obj, f"{self.tenant_field}_id") == request.user.tenant_id  # type: ignore[union-attr]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._allowed(request, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return self._allowed(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
+        return self._allowed(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[M]:
+        qs = super().get_queryset(request)
+        if is_operator(request):
+            return qs
+        if not is_tenant_admin(request):
+            return qs.none()
+        return qs.filter(**{self.tenant_field: request.user.tenant_id})  # type: ignore[union-attr]
+
+    def get_exclude(self, request: HttpRequest, obj: M | None = None) -> Any:
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not is_operator(request):
+            exclude.append(self.tenant_field)
+        return exclude
+
+    def get_fields(self, request: HttpRequest, obj: M | None = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        return fields if is_operator(request) else [f for f in fields if f != self.tenant_field]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        cols = list(super().get_list_display(request))
+        return cols if is_operator(request) else [c for c in cols if c != self.tenant_field]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        return filters if is_operator(request) else [f for f in filters if f != self.tenant_field]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> ModelChoiceField | None:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and not is_operator(request):
+            tenant_id = request.user.tenant_id  # type: ignore[union-attr]
+            related = db_field.related_model
+            if related is Tenant:
+                field.queryset = Tenant.objects.filter(pk=tenant_id)
+            elif any(f.name == "tenant" for f in related._meta.fields):
+                field.queryset = field.queryset.filter(tenant_id=tenant_id)  # type: ignore[union-attr]
+        return field
+
+    def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
+        if not is_operator(request):
+            setattr(obj, f"{self.tenant_field}_id", request.user.tenant_id)  # type: ignore[union-attr]
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,163 @@
+"""Companies (tenants), their Google Workspace domains and hostnames, and the people who sign in.
+
+Register new tenant-scoped tables by inheriting ``TenantScopedModel``: its ``tenant`` FK is what every
+selector filters on (docs/tenancy.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+domain_validator = RegexValidator(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+    _("Enter a lower-case domain such as example.co.jp."),
+)
+
+
+class LowerCaseCharField(models.CharField):
+    """Stored lower-case and stripped, whatever was typed (domains, hostnames)."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class LowerCaseEmailField(models.EmailField):
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class Tenant(models.Model):
+    """A company of the group. Nothing of one tenant is ever shown to another."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive companies cannot sign in; their people are signed out.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantScopedModel(models.Model):
+    """Abstract base of every tenant-owned table. Read it only through selectors that take ``tenant=``."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, verbose_name=_("company"))
+
+    class Meta:
+        abstract = True
+
+
+class TenantDomain(TenantScopedModel):
+    """A Google Workspace domain (the ID token's ``hd`` claim) that belongs to exactly one tenant."""
+
+    domain = LowerCaseCharField(_("Google Workspace domain"), max_length=253, validators=[domain_validator])
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Google Workspace domain")
+        verbose_name_plural = _("Google Workspace domains")
+        constraints = [
+            models.UniqueConstraint(Lower("domain"), name="tenantdomain_domain_ci_unique"),
+            models.CheckConstraint(condition=models.Q(domain=Lower("domain")), name="tenantdomain_domain_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class TenantHostname(TenantScopedModel):
+    """An optional hostname that serves only this tenant (e.g. ai.medpeer.example). Others are shared hosts."""
+
+    hostname = LowerCaseCharField(_("hostname"), max_length=253, validators=[domain_validator])
+
+    class Meta:
+        verbose_name = _("hostname")
+        verbose_name_plural = _("hostnames")
+        constraints = [
+            models.UniqueConstraint(Lower("hostname"), name="tenanthostname_hostname_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(hostname=Lower("hostname")), name="tenanthostname_hostname_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_superuser=True, is_staff=True)
+        tenant = extra.get("tenant")
+        if isinstance(tenant, int | str):
+            extra["tenant"] = Tenant.objects.get(pk=tenant)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person. Belongs to exactly one tenant for life; platform operators are superusers."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", _("Member")
+        TENANT_ADMIN = "tenant_admin", _("Company administrator")
+        COMPLIANCE_REVIEWER = "compliance_reviewer", _("Compliance reviewer")
+
+    username = None  # type: ignore[assignment]
+    email = LowerCaseEmailField(_("email address"), unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="users", verbose_name=_("company"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.MEMBER)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["tenant"]
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lower"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_tenant_admin(self) -> bool:
+        return self.role == self.Role.TENANT_ADMIN
+
+    @property
+    def is_compliance_reviewer(self) -> bool:
+        return self.role == self.Role.COMPLIANCE_REVIEWER

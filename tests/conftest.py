@@ -1,0 +1,91 @@
+"""Fixtures: every test world has two tenants, A and B, with people in each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tenants.models import Tenant, User
+from tenants.services import tenant_create, user_create
+from tests.fakes.google import FakeGoogle
+
+
+@pytest.fixture
+def tenant_a(db: Any) -> Tenant:
+    return tenant_create(name="Alpha Corp", slug="alpha", domains=["alpha.example", "alpha-group.example"])
+
+
+@pytest.fixture
+def tenant_b(db: Any) -> Tenant:
+    return tenant_create(name="Beta Inc", slug="beta", domains=["beta.example"])
+
+
+@pytest.fixture
+def user_a(tenant_a: Tenant) -> User:
+    return user_create(tenant=tenant_a, email="alice@alpha.example", first_name="Alice")
+
+
+@pytest.fixture
+def user_b(tenant_b: Tenant) -> User:
+    return user_create(tenant=tenant_b, email="bob@beta.example", first_name="Bob")
+
+
+@pytest.fixture
+def admin_a(tenant_a: Tenant) -> User:
+    return user_create(tenant=tenant_a, email="admin@alpha.example", role=User.Role.TENANT_ADMIN)
+
+
+@pytest.fixture
+def admin_b(tenant_b: Tenant) -> User:
+    return user_create(tenant=tenant_b, email="admin@beta.example", role=User.Role.TENANT_ADMIN)
+
+
+@pytest.fixture
+def operator(tenant_a: Tenant) -> User:
+    return user_create(tenant=tenant_a, email="ops@alpha.example", is_superuser=True)
+
+
+def signed_in(user: User) -> Client:
+    """A test client with ``user`` signed in (English UI)."""
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user, backend="tenants.backends.TenantModelBackend")
+    return client
+
+
+@pytest.fixture
+def client_a(user_a: User) -> Client:
+    return signed_in(user_a)
+
+
+@pytest.fixture
+def client_b(user_b: User) -> Client:
+    return signed_in(user_b)
+
+
+@pytest.fixture
+def fake_google(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
+    """Google's token endpoint as a real local HTTP server; allauth is pointed at it."""
+    from allauth.socialaccount.providers.google.views import GoogleOAuth2Adapter
+
+    client_id = settings.GOOGLE_CLIENT_ID
+    fake = FakeGoogle(client_id).start()
+    monkeypatch.setattr(GoogleOAuth2Adapter, "access_token_url", fake.token_url)
+    yield fake
+    fake.stop()
+
+
+def google_sign_in(client: Client, fake: FakeGoogle, claims: dict[str, Any]) -> Any:
+    """Runs allauth's real Google OAuth flow (login POST, redirect, callback, token exchange) with ``claims``
+    in the ID token. Returns the callback's response."""
+    start = client.post("/accounts/google/login/")
+    assert start.status_code == 302, start
+    location = urlparse(start["Location"])
+    assert location.netloc == "accounts.google.com"
+    state = parse_qs(location.query)["state"][0]
+    fake.claims = claims
+    return client.get("/accounts/google/login/callback/", {"code": "fake-code", "state": state})

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from tenants.models import User
+from tenants.selectors import tenant_get_for_google_domain
 from tenants.services import (
     GoogleIdentity,
     SignInRefused,
@@ -43,7 +44,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             if user is not None and user.pk:
                 user_check_may_sign_in(user=user, identity=identity)
         except SignInRefused as refusal:
-            log_refusal(refusal=refusal, where="google", detail=detail)
+            known = tenant_get_for_google_domain(domain=str(claims.get("hd") or ""))
+            log_refusal(refusal=refusal, where="google", detail=detail, tenant=known)
             raise ImmediateHttpResponse(render_refused(request, refusal)) from None
         setattr(request, _IDENTITY_ATTR, identity)
 

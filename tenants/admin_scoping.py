@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.forms import ModelChoiceField
 from django.http import Http404, HttpRequest
 
+from audit.admin_mixins import AuditedAdminMixin
 from tenants.models import Tenant
 
 M = TypeVar("M", bound=models.Model)
@@ -28,8 +29,8 @@ def is_tenant_admin(request: HttpRequest) -> bool:
     return bool(request.user.is_active and getattr(request.user, "is_tenant_admin", False))
 
 
-class OperatorOnlyAdmin(admin.ModelAdmin[M], Generic[M]):
-    """Global objects (tenants, deployments): only platform operators."""
+class OperatorOnlyAdmin(AuditedAdminMixin, admin.ModelAdmin[M], Generic[M]):
+    """Global objects (tenants, deployments): only platform operators. Every change is audited."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return is_operator(request)

@@ -48,7 +48,12 @@ class TenantScopeMiddleware:
         user, tenant, refusal = await _resolve(user_id, host)
         if user is None or tenant is None:
             if refusal is not None:
-                log_refusal(refusal=refusal, where="websocket", detail={"host": host, "user": user_id})
+                await database_sync_to_async(log_refusal)(
+                    refusal=refusal,
+                    where="websocket",
+                    detail={"host": host, "user": user_id},
+                    tenant=user.tenant_id if user is not None else None,
+                )
             else:
                 logger.info("websocket refused: not signed in (host=%s)", host)
             return await WebsocketDenier()(scope, receive, send)

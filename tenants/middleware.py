@@ -41,6 +41,7 @@ class TenantMiddleware:
             log_refusal(
                 refusal=refusal,
                 where="http",
+                tenant=getattr(request.user, "tenant_id", None),
                 detail={"host": request.get_host(), "user": getattr(request.user, "pk", None), "path": request.path},
             )
             if refusal.code == "tenant_inactive" and request.user.is_authenticated:

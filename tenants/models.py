@@ -42,8 +42,16 @@ class Tenant(models.Model):
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive companies cannot sign in; their people are signed out.")
     )
+    audit_retention_days = models.PositiveIntegerField(
+        _("audit retention (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Audit entries older than this are deleted, leaving a signed checkpoint. Empty: keep forever."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    AUDIT_RELATED = ("tenantdomain_set", "tenanthostname_set")
 
     class Meta:
         verbose_name = _("company")

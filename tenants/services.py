@@ -92,8 +92,28 @@ def user_check_may_sign_in(*, user: User, identity: GoogleIdentity) -> None:
         raise SignInRefused("user_inactive")
 
 
-def log_refusal(*, refusal: SignInRefused, where: str, detail: Mapping[str, object] | None = None) -> None:
-    logger.warning("sign-in refused code=%s where=%s detail=%s", refusal.code, where, dict(detail or {}))
+def log_refusal(
+    *,
+    refusal: SignInRefused,
+    where: str,
+    detail: Mapping[str, object] | None = None,
+    tenant: Tenant | int | None = None,
+) -> None:
+    """Log a refusal and record ``auth.login_refused`` (on the tenant's chain when one is known)."""
+    from audit.models import Channel
+    from audit.services import audit_record
+
+    info = {k: v for k, v in dict(detail or {}).items() if v is not None}
+    logger.warning("sign-in refused code=%s where=%s detail=%s", refusal.code, where, info)
+    with transaction.atomic():
+        audit_record(
+            event_type="auth.login_refused",
+            tenant=tenant,
+            actor_email=str(info.get("email") or ""),
+            channel=Channel.WEB,
+            status=refusal.code,
+            payload={"reason": refusal.code, "where": where, **{k: str(v) for k, v in info.items()}},
+        )
 
 
 # --- Writes -------------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -89,3 +90,58 @@ def google_sign_in(client: Client, fake: FakeGoogle, claims: dict[str, Any]) -> 
     state = parse_qs(location.query)["state"][0]
     fake.claims = claims
     return client.get("/accounts/google/login/callback/", {"code": "fake-code", "state": state})
+
+
+@contextmanager
+def broker_unreachable() -> Iterator[None]:
+    """Celery really publishing (not eager) to a broker that is not there: every enqueue fails fast."""
+    from config.celery_app import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:9/0"  # type: ignore[misc]  # discard port: refused at once
+    _drop_broker_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = saved  # type: ignore[misc]
+        _drop_broker_connections(app)
+
+
+def _drop_broker_connections(app: Any) -> None:
+    # Celery caches its connection pool and producer pool per app; forget both so the next publish dials anew.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    with broker_unreachable():
+        yield
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[object | None]:
+    """A real Celery worker thread on the configured broker (Redis in CI); nothing in eager mode."""
+    from config.celery_app import app
+
+    if app.conf.task_always_eager:
+        yield None
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING") as worker:
+        yield worker
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Polls ``predicate`` until it holds (work done by a worker thread or another process)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

@@ -183,7 +183,7 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -209,4 +209,30 @@ LOGGING = {
         # daphne's runserver prints each request itself; do not log it a second time through root.
         "django.channels.server": {"propagate": False},
     },
+}
+
+# --- Audit trail --------------------------------------------------------------------------------------------------
+# Signs retention checkpoints; defaults to a key derived from SECRET_KEY.
+AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
+# Exports above this many rows run as a Celery job with progress instead of streaming in the request.
+AUDIT_EXPORT_INLINE_MAX_ROWS = env.int("AUDIT_EXPORT_INLINE_MAX_ROWS", default=50_000)
+AUDIT_EXPORT_DIR = env.path("AUDIT_EXPORT_DIR", default=BASE_DIR / "var" / "exports")
+# Publishing must fail fast when the broker is down: the outbox row is committed and the sweep chains it.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS.update(
+    {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        # Give up dialling a dead broker within about a second (kombu's connection failover options).
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+)
+CELERY_BEAT_SCHEDULE = {
+    # https://crontab.guru/#*_*_*_*_* every minute
+    "audit-pending-sweep": {"task": "audit.tasks.audit_pending_sweep_task", "schedule": 60.0},
+    # https://crontab.guru/#17_3_*_*_* daily at 03:17
+    "audit-retention": {"task": "audit.tasks.audit_retention_task", "schedule": 24 * 60 * 60.0},
 }

@@ -1,0 +1,157 @@
+"""The audit trail: an outbox written in the business transaction, and the append-only, hash-chained entries
+that a Celery task makes of it.
+
+Chains: one per tenant (``tenant:<id>``) and one ``global`` chain for platform events without a tenant. Inside a
+chain ``seq`` has no gaps; each entry's ``entry_hash`` covers its content and the previous entry's hash.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tenants.models import Tenant, TenantScopedModel
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    SLACK = "slack", _("Slack")
+    ADMIN = "admin", _("Admin console")
+    SYSTEM = "system", _("System")
+
+
+class LLMStatus(models.TextChoices):
+    OK = "ok", _("OK")
+    PROMPT_FILTERED = "prompt_filtered", _("Prompt filtered")
+    COMPLETION_FILTERED = "completion_filtered", _("Answer filtered")
+    ERROR = "error", _("Error")
+    CANCELLED = "cancelled", _("Cancelled")
+    TRUNCATED = "truncated", _("Truncated")
+
+
+class AuditOutbox(models.Model):
+    """An event waiting to be chained. Written in the same transaction as the change it records."""
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    chain = models.CharField(max_length=40)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False)
+    event_type = models.CharField(max_length=80)
+    occurred_at = models.DateTimeField()
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, blank=True)
+    model_label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="audit_outbox_pending", condition=models.Q(processed_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"outbox {self.event_id} {self.event_type}"
+
+
+class AuditChainHead(models.Model):
+    """The last link of a chain; locked (SELECT ... FOR UPDATE) while the next entry is appended."""
+
+    chain = models.CharField(max_length=40, unique=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"{self.chain}@{self.last_seq}"
+
+
+class AuditEntry(models.Model):
+    """One recorded event. Never updated; deleted only by retention, which leaves a signed checkpoint."""
+
+    chain = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    event_id = models.UUIDField(unique=True)
+    # No FK constraint: entries must outlive anything they mention, and rows are never cascaded.
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    event_type = models.CharField(_("event"), max_length=80)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    recorded_at = models.DateTimeField(_("recorded at"))
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(_("user"), max_length=254, blank=True)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, blank=True)
+    model_label = models.CharField(_("model"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=32, blank=True)
+    payload = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_entry_chain_seq_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="audit_entry_tenant_time"),
+            models.Index(fields=["tenant", "event_type", "occurred_at"], name="audit_entry_tenant_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain}#{self.seq} {self.event_type}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise RuntimeError("audit entries are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("audit entries are deleted only by retention (audit.services.audit_retention_apply)")
+
+
+class AuditCheckpoint(models.Model):
+    """Where a chain continues after retention deleted its head: the last deleted entry's seq and hash, signed."""
+
+    chain = models.CharField(max_length=40)
+    seq = models.BigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    deleted_count = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="audit_checkpoint_chain_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.chain} checkpoint @{self.seq}"
+
+
+class AuditExport(TenantScopedModel):
+    """A large export prepared by Celery for a reviewer; the file is downloadable when ``status`` is done."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    format = models.CharField(max_length=8)
+    filters = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.BigIntegerField(default=0)
+    done_rows = models.BigIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    manifest = models.JSONField(default=dict)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"

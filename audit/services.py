@@ -1,0 +1,322 @@
+"""Writes of the audit trail.
+
+``audit_record`` runs inside the caller's transaction and only writes an outbox row; after commit it asks Celery
+to chain it. ``audit_chain_advance`` (the task's body) turns an outbox row into the next entry of its chain under
+a row lock on the chain head, idempotently. A beat sweep chains whatever the broker never delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit.hashing import GENESIS, checkpoint_signature, entry_hash, fingerprint
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel
+from tenants.models import Tenant, User
+
+logger = logging.getLogger("officeai.audit")
+
+
+def chain_for(tenant_id: int | None) -> str:
+    return f"tenant:{tenant_id}" if tenant_id else "global"
+
+
+# Publishing happens on one background thread: a slow or dead broker never holds up a request or a streaming
+# reply. Whatever fails to publish stays pending in the outbox and the beat sweep chains it.
+_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-publish")
+
+
+def _publish(outbox_id: int) -> None:
+    from audit.tasks import audit_chain_advance_task
+
+    try:
+        audit_chain_advance_task.delay(outbox_id)
+    except Exception:
+        logger.warning("audit enqueue failed; the sweep will chain outbox id=%s", outbox_id, exc_info=True)
+
+
+def _enqueue(outbox_id: int) -> None:
+    from config.celery_app import app
+
+    if app.conf.task_always_eager:
+        _publish(outbox_id)  # embedded mode: no broker, chain right here
+    else:
+        _publisher.submit(_publish, outbox_id)
+
+
+def audit_record(
+    *,
+    event_type: str,
+    tenant: Tenant | int | None,
+    actor: User | None = None,
+    actor_email: str = "",
+    channel: str = "",
+    model_label: str = "",
+    status: str = "",
+    payload: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditOutbox:
+    """Record one event. Call inside the transaction of the change it describes."""
+    tenant_id = tenant.pk if isinstance(tenant, Tenant) else tenant
+    row = AuditOutbox.objects.create(
+        chain=chain_for(tenant_id),
+        tenant_id=tenant_id,
+        event_type=event_type,
+        occurred_at=occurred_at or timezone.now(),
+        actor_id=actor.pk if actor is not None else None,
+        actor_email=(actor.email if actor is not None else actor_email)[:254],
+        channel=channel,
+        model_label=model_label[:200],
+        status=status,
+        payload=dict(payload or {}),
+    )
+    transaction.on_commit(lambda: _enqueue(row.pk), robust=True)
+    return row
+
+
+def _head_locked(chain: str) -> AuditChainHead:
+    # Create the head if this is the chain's first entry; ignore_conflicts makes concurrent first writers safe.
+    AuditChainHead.objects.bulk_create([AuditChainHead(chain=chain)], ignore_conflicts=True)
+    return AuditChainHead.objects.select_for_update().get(chain=chain)
+
+
+@transaction.atomic
+def audit_chain_advance(*, outbox_id: int) -> AuditEntry | None:
+    """Append the outbox row to its chain. Running it again for the same row does nothing."""
+    row = AuditOutbox.objects.select_for_update().filter(pk=outbox_id).first()
+    if row is None or row.processed_at is not None:
+        return None
+    head = _head_locked(row.chain)
+    fields: dict[str, Any] = {
+        "chain": row.chain,
+        "seq": head.last_seq + 1,
+        "event_id": row.event_id,
+        "tenant_id": row.tenant_id,
+        "event_type": row.event_type,
+        "occurred_at": row.occurred_at,
+        "recorded_at": timezone.now(),
+        "actor_id": row.actor_id,
+        "actor_email": row.actor_email,
+        "channel": row.channel,
+        "model_label": row.model_label,
+        "status": row.status,
+        "payload": row.payload,
+        "prev_hash": head.last_hash,
+    }
+    # Hash what the database will return: JSON round-trips, datetimes at microsecond precision.
+    fields["entry_hash"] = entry_hash(fields)
+    entry = AuditEntry(**fields)
+    entry.save()
+    head.last_seq = entry.seq
+    head.last_hash = entry.entry_hash
+    head.save(update_fields=["last_seq", "last_hash"])
+    row.processed_at = fields["recorded_at"]
+    row.attempts += 1
+    row.save(update_fields=["processed_at", "attempts"])
+    return entry
+
+
+def audit_pending_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 5000) -> int:
+    """Chain outbox rows the broker never delivered (beat task). Returns how many it chained."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        AuditOutbox.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    done = 0
+    for outbox_id in ids:
+        if audit_chain_advance(outbox_id=outbox_id) is not None:
+            done += 1
+    if done:
+        logger.info("audit sweep chained %d pending events", done)
+    return done
+
+
+# --- Snapshots of admin objects -----------------------------------------------------------------------------------
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """A JSON-safe picture of a model instance for before/after; secrets only as fingerprints.
+
+    Models name their secret fields in ``AUDIT_SECRET_FIELDS`` and related sets worth recording in
+    ``AUDIT_RELATED`` (e.g. a tenant's domains).
+    """
+    secret = set(getattr(obj, "AUDIT_SECRET_FIELDS", ()))
+    skip = {"password", "last_login"}
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        name = field.attname
+        if field.name in skip:
+            continue
+        value = getattr(obj, name)
+        if field.name in secret:
+            value = fingerprint(str(value or ""))
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif not isinstance(value, str | int | float | bool | type(None) | list | dict):
+            value = str(value)
+        data[field.name if field.name in secret else name] = value
+    for related in getattr(obj, "AUDIT_RELATED", ()):
+        if obj.pk is not None:
+            data[related] = sorted(str(item) for item in getattr(obj, related).all())
+    return data
+
+
+def audit_admin_change(
+    *,
+    actor: User,
+    obj: models.Model,
+    action: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+) -> AuditOutbox:
+    """``admin.<object>.created|updated|deleted`` with before/after, on the chain of the object's tenant."""
+    tenant_id = obj.pk if isinstance(obj, Tenant) else getattr(obj, "tenant_id", None)
+    changed = sorted(k for k in set(before or {}) | set(after or {}) if (before or {}).get(k) != (after or {}).get(k))
+    return audit_record(
+        event_type=f"admin.{obj._meta.model_name}.{action}",
+        tenant=tenant_id,
+        actor=actor,
+        channel=Channel.ADMIN,
+        payload={
+            "object_type": obj._meta.label_lower,
+            "object_id": str(obj.pk) if obj.pk is not None else (before or {}).get("id"),
+            "object_repr": str(obj)[:200],
+            "before": dict(before) if before is not None else None,
+            "after": dict(after) if after is not None else None,
+            "changed_fields": changed,
+        },
+    )
+
+
+# --- Retention ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RetentionResult:
+    chain: str
+    deleted: int
+    checkpoint_seq: int | None
+
+
+@transaction.atomic
+def audit_retention_apply(*, tenant: Tenant, now: datetime | None = None) -> RetentionResult:
+    """Delete a tenant's entries older than its retention period, oldest first, leaving a signed checkpoint
+    (seq and hash of the last deleted entry) so that ``audit_verify`` still verifies what remains."""
+    chain = chain_for(tenant.pk)
+    days = tenant.audit_retention_days
+    if not days:
+        return RetentionResult(chain, 0, None)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    _head_locked(chain)  # no appends while we cut the tail
+    last = (
+        AuditEntry.objects.filter(chain=chain, recorded_at__lt=cutoff)
+        .order_by("-seq")
+        .values("seq", "entry_hash")
+        .first()
+    )
+    if last is None:
+        return RetentionResult(chain, 0, None)
+    doomed = AuditEntry.objects.filter(chain=chain, seq__lte=last["seq"])
+    count = doomed.count()
+    created_at = timezone.now()
+    AuditCheckpoint.objects.create(
+        chain=chain,
+        seq=last["seq"],
+        entry_hash=last["entry_hash"],
+        deleted_count=count,
+        created_at=created_at,
+        signature=checkpoint_signature(
+            chain=chain, seq=last["seq"], entry_hash=last["entry_hash"], deleted_count=count, created_at=created_at
+        ),
+    )
+    doomed._raw_delete(doomed.db)  # bypasses AuditEntry.delete(), which refuses everyone else
+    audit_record(
+        event_type="audit.retention",
+        tenant=tenant,
+        channel=Channel.SYSTEM,
+        payload={"deleted": count, "through_seq": last["seq"], "retention_days": days},
+    )
+    return RetentionResult(chain, count, last["seq"])
+
+
+# --- Verification -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChainReport:
+    chain: str
+    checked: int
+    first_seq: int | None
+    last_seq: int | None
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
+    """Recompute a chain: every entry's hash, its link to the previous one and gap-free ``seq``."""
+    problems: list[str] = []
+    checkpoint = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
+    expected_seq, prev = 1, GENESIS
+    if checkpoint is not None:
+        sig = checkpoint_signature(
+            chain=chain,
+            seq=checkpoint.seq,
+            entry_hash=checkpoint.entry_hash,
+            deleted_count=checkpoint.deleted_count,
+            created_at=checkpoint.created_at,
+        )
+        if sig != checkpoint.signature:
+            problems.append(f"checkpoint at seq {checkpoint.seq} has a bad signature")
+        expected_seq, prev = checkpoint.seq + 1, checkpoint.entry_hash
+    checked, first, last = 0, None, None
+    fields = ["chain", "seq", "event_id", "tenant_id", "event_type", "occurred_at", "recorded_at", "actor_id"]
+    fields += ["actor_email", "channel", "model_label", "status", "payload", "prev_hash", "entry_hash"]
+    for row in AuditEntry.objects.filter(chain=chain).order_by("seq").values(*fields).iterator(chunk_size=2000):
+        first = row["seq"] if first is None else first
+        last = row["seq"]
+        checked += 1
+        if row["seq"] != expected_seq:
+            missing = f"{expected_seq}" if row["seq"] == expected_seq + 1 else f"{expected_seq}..{row['seq'] - 1}"
+            problems.append(f"entry seq {missing} is missing (deleted)")
+        if row["prev_hash"] != prev:
+            problems.append(f"entry seq {row['seq']} does not link to the entry before it (reordered or replaced)")
+        if entry_hash(row) != row["entry_hash"]:
+            problems.append(f"entry seq {row['seq']} was edited (hash mismatch)")
+        expected_seq, prev = row["seq"] + 1, row["entry_hash"]
+        if len(problems) >= stop_after:
+            break
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is not None and len(problems) < stop_after and head.last_seq >= expected_seq:
+        problems.append(f"entries seq {expected_seq}..{head.last_seq} are missing at the end of the chain")
+    if head is not None and last is not None and head.last_seq == last and head.last_hash != prev:
+        problems.append(f"chain head does not match entry seq {last}")
+    return ChainReport(chain=chain, checked=checked, first_seq=first, last_seq=last, problems=problems)
+
+
+def audit_chains(*, tenant: Tenant | None = None) -> list[str]:
+    if tenant is not None:
+        return [chain_for(tenant.pk)]
+    chains = set(AuditChainHead.objects.values_list("chain", flat=True))
+    chains |= set(AuditEntry.objects.values_list("chain", flat=True).distinct())
+    return sorted(chains)
+
+
+def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = None) -> None:
+    """``audit.verify``: a verification run is itself recorded, on each chain it checked."""
+    for report in reports:
+        tenant_id = int(report.chain.split(":", 1)[1]) if report.chain.startswith("tenant:") else None
+        with transaction.atomic():
+            audit_record(
+                event_type="audit.verify",
+                tenant=tenant_id,
+                actor=actor,
+                channel=Channel.SYSTEM,
+                status="ok" if report.ok else "error",
+                payload={"checked": report.checked, "last_seq": report.last_seq, "problems": report.problems},
+            )

@@ -320,3 +320,66 @@ def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = 
                 status="ok" if report.ok else "error",
                 payload={"checked": report.checked, "last_seq": report.last_seq, "problems": report.problems},
             )
+
+
+# --- llm.chat -----------------------------------------------------------------------------------------------------
+@dataclass
+class LLMCallRecord:
+    """Everything the trail keeps of one model call (web or Slack). Filled by the chat engine at finalisation.
+
+    ``deployment`` is a snapshot (endpoint host, API style, api-version, deployment name, model version) and
+    never holds the key.
+    """
+
+    tenant_id: int
+    user: User | None
+    user_email: str
+    channel: str  # Channel.WEB or Channel.SLACK
+    channel_detail: dict[str, Any]  # slack: workspace, channel id, thread ts, slack user id
+    conversation_id: int | None
+    message_id: int | None
+    model_label: str
+    deployment: dict[str, Any]
+    request_params: dict[str, Any]
+    prompt_messages: list[dict[str, Any]]
+    response_text: str
+    finish_reason: str
+    status: str  # audit.models.LLMStatus
+    content_filter: dict[str, Any]
+    usage: dict[str, Any]  # prompt/completion/total tokens + "estimated": bool
+    upstream_request_ids: list[str]
+    error: dict[str, Any] | None
+    attempts: list[dict[str, Any]]
+    timings: dict[str, Any]  # received, first_token, completed (ISO), ttft_ms, duration_ms
+    client: dict[str, Any]  # ip, user_agent
+
+
+def audit_llm_chat(*, record: LLMCallRecord) -> AuditOutbox:
+    """``llm.chat``: one entry per model call. Call inside the transaction that finalises the reply."""
+    payload = {
+        "channel_detail": record.channel_detail,
+        "conversation_id": record.conversation_id,
+        "message_id": record.message_id,
+        "deployment": {k: v for k, v in record.deployment.items() if "key" not in k.lower()},
+        "request_params": record.request_params,
+        "prompt_messages": record.prompt_messages,
+        "response_text": record.response_text,
+        "finish_reason": record.finish_reason,
+        "content_filter": record.content_filter,
+        "usage": record.usage,
+        "upstream_request_ids": record.upstream_request_ids,
+        "error": record.error,
+        "attempts": record.attempts,
+        "timings": record.timings,
+        "client": record.client,
+    }
+    return audit_record(
+        event_type="llm.chat",
+        tenant=record.tenant_id,
+        actor=record.user,
+        actor_email=record.user_email,
+        channel=record.channel,
+        model_label=record.model_label,
+        status=record.status,
+        payload=payload,
+    )

@@ -42,6 +42,11 @@ def _publish(outbox_id: int) -> None:
         logger.warning("audit enqueue failed; the sweep will chain outbox id=%s", outbox_id, exc_info=True)
 
 
+def publisher_drain(timeout: float = 10.0) -> None:
+    """Wait until every publish submitted so far has run (tests, graceful shutdown)."""
+    _publisher.submit(lambda: None).result(timeout=timeout)
+
+
 def _enqueue(outbox_id: int) -> None:
     from config.celery_app import app
 
@@ -152,8 +157,8 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for field in obj._meta.concrete_fields:
         name = field.attname
-        if field.name in skip:
-            continue
+        if field.name in skip or getattr(field, "auto_now", False):
+            continue  # auto_now timestamps change on every save and say nothing
         value = getattr(obj, name)
         if field.name in secret:
             value = fingerprint(str(value or ""))

@@ -35,3 +35,10 @@ def audit_export_task(export_id: int) -> None:
     from audit.export import audit_export_run
 
     audit_export_run(export_id=export_id)
+
+
+@shared_task
+def audit_export_cleanup_task() -> int:
+    from audit.export import audit_export_cleanup
+
+    return audit_export_cleanup()

@@ -15,6 +15,7 @@ PROD_ENV = {
     "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "ai.example.com",
+    "FIELD_ENCRYPTION_KEYS": "x6MhEZFkHvdl5tPRT0a2kXyyV9dO1OBWVZ8F1aY8x0c=",
 }
 
 

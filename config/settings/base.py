@@ -217,6 +217,7 @@ AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
 # Exports above this many rows run as a Celery job with progress instead of streaming in the request.
 AUDIT_EXPORT_INLINE_MAX_ROWS = env.int("AUDIT_EXPORT_INLINE_MAX_ROWS", default=50_000)
 AUDIT_EXPORT_DIR = env.path("AUDIT_EXPORT_DIR", default=BASE_DIR / "var" / "exports")
+AUDIT_EXPORT_TTL_DAYS = env.int("AUDIT_EXPORT_TTL_DAYS", default=7)  # prepared export files are deleted after
 # Publishing must fail fast when the broker is down: the outbox row is committed and the sweep chains it.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS.update(
@@ -231,8 +232,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(
     }
 )
 CELERY_BEAT_SCHEDULE = {
-    # https://crontab.guru/#*_*_*_*_* every minute
+    # every minute
     "audit-pending-sweep": {"task": "audit.tasks.audit_pending_sweep_task", "schedule": 60.0},
-    # https://crontab.guru/#17_3_*_*_* daily at 03:17
+    # daily
     "audit-retention": {"task": "audit.tasks.audit_retention_task", "schedule": 24 * 60 * 60.0},
+    # hourly
+    "audit-export-cleanup": {"task": "audit.tasks.audit_export_cleanup_task", "schedule": 60 * 60.0},
 }
+
+# --- Secrets at rest ----------------------------------------------------------------------------------------------
+# Fernet keys, newest first. Empty: derived from SECRET_KEY (production requires explicit keys).
+FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])

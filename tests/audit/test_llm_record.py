@@ -51,7 +51,9 @@ def test_llm_chat_entry_keeps_everything_but_the_key(tenant_a: Tenant, user_a: U
     assert "sk-secret" not in str(entry.payload)
 
 
-def test_operator_reads_entries_in_admin_read_only(operator: User, tenant_a: Tenant, user_a: User, admin_a: User) -> None:
+def test_operator_reads_entries_in_admin_read_only(
+    operator: User, tenant_a: Tenant, user_a: User, admin_a: User
+) -> None:
     with transaction.atomic():
         audit_llm_chat(record=make_record(tenant_a, user_a))
     chain_all()

@@ -1,0 +1,99 @@
+"""Reads of the audit trail. Every read takes ``tenant=`` and sees only that tenant's chain; a missing row and
+another tenant's row are the same 404 (docs/tenancy.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.http import Http404
+from django.utils import timezone
+
+from audit.models import AuditEntry, AuditExport
+from audit.services import chain_for
+from tenants.models import Tenant
+
+
+def _as_date(value: Any) -> date | None:
+    # Filters come typed from a form, or as ISO strings from a stored job.
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def _local_midnight(day: date) -> datetime:
+    """Start of ``day`` in settings.TIME_ZONE: a reviewer's "1 April" is the Tokyo day, not the UTC one."""
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_default_timezone())
+
+
+def _text_q(q: str) -> Q:
+    cond = Q(actor_email__icontains=q) | Q(event_type__icontains=q) | Q(model_label__icontains=q)
+    cond |= Q(status__icontains=q) | Q(payload_text__icontains=q)
+    # SQLite keeps the payload as json.dumps() wrote it, non-ASCII as \uXXXX; PostgreSQL's jsonb::text has the
+    # characters themselves. Matching the JSON-escaped form too makes Japanese (and quotes) work on both.
+    escaped = json.dumps(q)[1:-1]
+    if escaped != q:
+        cond |= Q(payload_text__icontains=escaped)
+    return cond
+
+
+def audit_entry_list(*, tenant: Tenant, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
+    """The tenant's entries (its chain ``tenant:<id>`` only), newest first, narrowed by ``filters``.
+
+    Filters (empty values ignored): ``date_from``/``date_to`` (dates, inclusive, local time), ``user``, ``channel``,
+    ``model``, ``status``, ``event_type`` (prefix) and ``q`` (free text, payload included).
+    """
+    filters = filters or {}
+    qs = AuditEntry.objects.filter(tenant_id=tenant.pk, chain=chain_for(tenant.pk))
+    if day := _as_date(filters.get("date_from")):
+        qs = qs.filter(occurred_at__gte=_local_midnight(day))
+    if day := _as_date(filters.get("date_to")):
+        qs = qs.filter(occurred_at__lt=_local_midnight(day + timedelta(days=1)))
+    if value := filters.get("user"):
+        qs = qs.filter(actor_email__icontains=value)
+    if value := filters.get("channel"):
+        qs = qs.filter(channel=value)
+    if value := filters.get("model"):
+        qs = qs.filter(model_label__icontains=value)
+    if value := filters.get("status"):
+        qs = qs.filter(status=value)
+    if value := filters.get("event_type"):
+        qs = qs.filter(event_type__startswith=value)
+    if value := filters.get("q"):
+        qs = qs.annotate(payload_text=Cast("payload", TextField())).filter(_text_q(str(value)))
+    return qs.order_by("-seq")
+
+
+def audit_entry_get(*, tenant: Tenant, entry_id: int) -> AuditEntry:
+    """One entry of the tenant; another tenant's entry is the same 404 as a missing one."""
+    try:
+        return audit_entry_list(tenant=tenant).get(pk=entry_id)
+    except (AuditEntry.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def audit_export_list(*, tenant: Tenant) -> QuerySet[AuditExport]:
+    return AuditExport.objects.filter(tenant=tenant).select_related("requested_by").order_by("-created_at", "-pk")
+
+
+def audit_export_get(*, tenant: Tenant, export_id: int) -> AuditExport:
+    """One export job of the tenant; another tenant's job is the same 404 as a missing one."""
+    try:
+        return audit_export_list(tenant=tenant).get(pk=export_id)
+    except (AuditExport.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+# Platform operators pick any tenant (inactive ones too: their trail must stay exportable).
+def audit_tenant_list() -> QuerySet[Tenant]:
+    return Tenant.objects.order_by("name")
+
+
+def audit_tenant_get_by_slug(*, slug: str) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first()

@@ -13,9 +13,9 @@ database. Reports ratios against baselines measured in the same run, never absol
 from __future__ import annotations
 
 import argparse
-from typing import Any
 import time
 import uuid
+from typing import Any
 
 from bench._django import percentile, setup_django, throwaway_database
 

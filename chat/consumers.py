@@ -1,61 +1,343 @@
-"""Websocket door. One socket per page; ``scope["tenant"]`` is set by tenants.asgi.TenantScopeMiddleware."""
+"""Websocket door onto the chat engine (docs/websocket-protocol.md). Thin: validate, call a service or the engine,
+answer. ``scope["tenant"]`` and a fresh ``scope["user"]`` come from tenants.asgi.TenantScopeMiddleware."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+from chat import engine
+from chat.engine import LiveSink, ReplyBuffer, conversation_group, done_frame
+from chat.models import Message
+from chat.rendering import render_markdown, render_plain
+from chat.selectors import conversation_get, message_running, notice_current
+from chat.services import (
+    MAX_SYSTEM_PROMPT,
+    MAX_TEXT,
+    ChatRefused,
+    TurnStart,
+    chat_turn_retry,
+    chat_turn_start,
+    notice_acknowledge,
+)
 
 logger = logging.getLogger("officeai.ws")
+
+RATE_PER_SECOND = 10.0
+RATE_BURST = 20.0
 
 
 def tenant_group(tenant_id: int) -> str:
     return f"tenant-{tenant_id}"
 
 
-class SessionConsumer(AsyncJsonWebsocketConsumer):
-    """Per-page socket: says hello with the tenant, answers pings, relays tenant-wide events.
+GLOBAL_GROUP = "tenant-all"
 
-    Every frame is validated; an invalid one gets an ``error`` frame, never a crash.
-    """
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def _int(content: dict[str, Any], name: str, *, optional: bool = False) -> int | None:
+    value = content.get(name)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FrameError("bad_frame", _("“%(name)s” must be a whole number.") % {"name": name})
+    return value
+
+
+def _str(content: dict[str, Any], name: str, *, optional: bool = False, limit: int = 100_000) -> str | None:
+    value = content.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise FrameError("bad_frame", _("“%(name)s” must be text.") % {"name": name})
+    return value
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    """One socket per page: chat turns, joining running replies, stop, notices; invalid frames get an error."""
 
     async def connect(self) -> None:
         self.tenant = self.scope["tenant"]
         self.user = self.scope["user"]
-        self.group = tenant_group(self.tenant.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.joined: set[int] = set()
+        self.tokens = RATE_BURST
+        self.refilled = time.monotonic()
+        for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "session.ready", "tenant": self.tenant.slug, "user": self.user.email})
+        await self.send_json(
+            {
+                "type": "session.ready",
+                "protocol": 1,
+                "tenant": self.tenant.slug,
+                "user": self.user.email,
+                "limits": {"max_text": MAX_TEXT, "max_system_prompt": MAX_SYSTEM_PROMPT},
+            }
+        )
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        # Leaving never stops a reply: it belongs to the server (chat.engine).
+        if not hasattr(self, "joined"):
+            return
+        for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for conversation_id in self.joined:
+            await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+
+    # --- frames in ------------------------------------------------------------------------------------------------
+    def _allow_frame(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.refilled) * RATE_PER_SECOND)
+        self.refilled = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if not self._allow_frame():
+            await self.send_error("rate_limited", _("Too many messages at once. Slow down a little."))
+            return
         if text_data is None:
-            await self.send_error("bad_frame", "Frames must be JSON text.")
+            await self.send_error("bad_frame", _("Frames must be JSON text."))
             return
         try:
             content = json.loads(text_data)
         except ValueError:
-            await self.send_error("bad_json", "The frame is not valid JSON.")
+            await self.send_error("bad_json", _("The frame is not valid JSON."))
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-            await self.send_error("bad_frame", "A frame is a JSON object with a string 'type'.")
+            await self.send_error("bad_frame", _("A frame is a JSON object with a string “type”."))
             return
-        await self.receive_json(content)
+        request_id = content.get("request_id") if isinstance(content.get("request_id"), str) else None
+        try:
+            with translation.override(self._language()):
+                await self.receive_json(content)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.message, request_id)
+        except ChatRefused as exc:
+            await self.send_error(exc.code, exc.message, request_id)
+        except Http404:
+            await self.send_error("not_found", _("This conversation does not exist."), request_id)
+        except Exception:
+            logger.exception("websocket frame failed: %s", content.get("type"))
+            await self.send_error("server_error", _("Something went wrong on our side. Please try again."), request_id)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if content["type"] == "ping":
-            await self.send_json({"type": "pong"})
-            return
-        await self.send_error("unknown_type", f"Unknown frame type {content['type'][:40]!r}.")
+        handler = {
+            "ping": self.on_ping,
+            "chat.send": self.on_send,
+            "chat.join": self.on_join,
+            "chat.leave": self.on_leave,
+            "chat.stop": self.on_stop,
+            "chat.regenerate": self.on_regenerate,
+            "chat.edit": self.on_edit,
+            "notice.ack": self.on_notice_ack,
+        }.get(content["type"])
+        if handler is None:
+            raise FrameError("unknown_type", _("Unknown frame type “%(type)s”.") % {"type": content["type"][:40]})
+        await handler(content)
 
-    async def send_error(self, code: str, message: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": message})
+    async def on_ping(self, content: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_send(self, content: dict[str, Any]) -> None:
+        request_id = _str(content, "request_id", optional=True, limit=64)
+        start = await database_sync_to_async(chat_turn_start)(
+            tenant=self.tenant,
+            user=self.user,
+            conversation_id=_int(content, "conversation_id", optional=True),
+            text=_str(content, "text", limit=10 * MAX_TEXT),
+            model_version_id=_int(content, "model_version_id", optional=True),
+            system_prompt=_str(content, "system_prompt", optional=True, limit=10 * MAX_SYSTEM_PROMPT),
+        )
+        await self._launch(start, request_id)
+
+    async def on_regenerate(self, content: dict[str, Any]) -> None:
+        start = await database_sync_to_async(chat_turn_retry)(
+            tenant=self.tenant,
+            user=self.user,
+            conversation_id=_int(content, "conversation_id"),
+            model_version_id=_int(content, "model_version_id", optional=True),
+        )
+        await self._launch(start, _str(content, "request_id", optional=True, limit=64))
+
+    async def on_edit(self, content: dict[str, Any]) -> None:
+        start = await database_sync_to_async(chat_turn_retry)(
+            tenant=self.tenant,
+            user=self.user,
+            conversation_id=_int(content, "conversation_id"),
+            new_text=_str(content, "text", limit=10 * MAX_TEXT),
+        )
+        await self._launch(start, _str(content, "request_id", optional=True, limit=64))
+
+    async def _launch(self, start: TurnStart, request_id: str | None) -> None:
+        await self._join_group(start.conversation_id)
+        await self.send_json(
+            {
+                "type": "chat.accepted",
+                "request_id": request_id,
+                "conversation": {"id": start.conversation_id, "title": start.conversation_title},
+                "user_message": {
+                    "id": start.user_message_id,
+                    "content": start.user_message_text,
+                    "html": render_plain(start.user_message_text),
+                },
+                "assistant_message_id": start.assistant_message_id,
+                "model": {
+                    "id": start.model_version_id,
+                    "label": start.model_label,
+                    "display_name": start.model_display_name,
+                },
+                "context_trimmed": start.context_trimmed,
+            }
+        )
+        engine.launch(start, LiveSink(), client=self._client_meta())
+
+    async def on_join(self, content: dict[str, Any]) -> None:
+        conversation_id = _int(content, "conversation_id")
+        after = content.get("after")
+        if after is not None and not (
+            isinstance(after, dict)
+            and isinstance(after.get("message_id"), int)
+            and isinstance(after.get("end"), int)
+            and after["end"] >= 0
+        ):
+            raise FrameError("bad_frame", _("“after” must be {message_id, end} or null."))
+        conversation = await database_sync_to_async(conversation_get)(
+            tenant=self.tenant, user=self.user, conversation_id=conversation_id
+        )
+        # Join first, then read: a delta sent in between arrives after the snapshot and is trimmed by offset.
+        await self._join_group(conversation.pk)
+        running = await database_sync_to_async(message_running)(tenant=self.tenant, conversation=conversation)
+        if after is not None and (running is None or running.pk != after["message_id"]):
+            await self._send_saved_done(conversation.pk, after["message_id"])
+        if running is not None:
+            text = await ReplyBuffer.read(running.pk)
+            if text is None:
+                text = running.content  # the buffer expired or this is another layer: the checkpoint
+            offset = after["end"] if after is not None and after["message_id"] == running.pk else 0
+            offset = min(offset, len(text))
+            await self.send_json(
+                {
+                    "type": "chat.snapshot",
+                    "conversation_id": conversation.pk,
+                    "message_id": running.pk,
+                    "offset": offset,
+                    "end": len(text),
+                    "text": text[offset:],
+                    "model": {"label": running.model_label},
+                }
+            )
+
+    async def _send_saved_done(self, conversation_id: int, message_id: int) -> None:
+        """A joiner that missed the end of a reply gets its ``chat.done`` from the saved message."""
+
+        def load() -> Message | None:
+            return (
+                Message.objects.filter(tenant=self.tenant, conversation_id=conversation_id, pk=message_id)
+                .exclude(status=Message.Status.STREAMING)
+                .first()
+            )
+
+        message = await database_sync_to_async(load)()
+        if message is None:
+            return
+        await self.send_json(
+            done_frame(
+                conversation_id=conversation_id,
+                message_id=message.pk,
+                status=message.status,
+                end=len(message.content),
+                html=render_markdown(message.content),
+                model_label=message.model_label,
+                usage=message.usage,
+                error={"code": message.error_code, "message": message.error_message} if message.error_code else None,
+                context_trimmed=message.context_trimmed,
+            )
+        )
+
+    async def on_leave(self, content: dict[str, Any]) -> None:
+        conversation_id = _int(content, "conversation_id")
+        if conversation_id in self.joined:
+            self.joined.discard(conversation_id)
+            await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+
+    async def on_stop(self, content: dict[str, Any]) -> None:
+        conversation = await database_sync_to_async(conversation_get)(
+            tenant=self.tenant, user=self.user, conversation_id=_int(content, "conversation_id")
+        )
+        running = await database_sync_to_async(message_running)(tenant=self.tenant, conversation=conversation)
+        if running is not None:
+            await engine.request_stop(running.pk)
+
+    async def on_notice_ack(self, content: dict[str, Any]) -> None:
+        version = _int(content, "version")
+        notice = await database_sync_to_async(notice_current)(tenant=self.tenant)
+        if notice is None or notice.version != version:
+            raise FrameError("not_found", _("That notice has changed; read the new one."))
+        await database_sync_to_async(notice_acknowledge)(user=self.user, notice=notice)
+
+    # --- frames out -----------------------------------------------------------------------------------------------
+    async def _join_group(self, conversation_id: int) -> None:
+        if conversation_id not in self.joined:
+            self.joined.add(conversation_id)
+            await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+
+    async def chat_event(self, message: dict[str, Any]) -> None:
+        """A running reply's frame (chat.delta / chat.done) for a conversation this socket watches."""
+        await self.send_json(message["event"])
 
     async def tenant_event(self, message: dict[str, Any]) -> None:
         """A tenant-wide event (e.g. ``notice.updated``) sent to ``tenant-<id>`` by a service on commit."""
         await self.send_json(message["event"])
+
+    async def notice_changed(self, message: dict[str, Any]) -> None:
+        """A notice changed somewhere: send this person their effective notice (language and ack are theirs)."""
+        from chat.views import notice_payload
+
+        payload = await database_sync_to_async(notice_payload)(
+            tenant=self.tenant, user=self.user, language=self._language()
+        )
+        await self.send_json({"type": "notice.updated", "notice": payload})
+
+    async def send_error(self, code: str, message: str, request_id: str | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if request_id is not None:
+            frame["request_id"] = request_id
+        await self.send_json(frame)
+
+    def _language(self) -> str:
+        """The person's UI language: the language cookie, else Accept-Language, else the default (ja)."""
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+        if cookie and translation.check_for_language(cookie):
+            return str(cookie)
+        accept = dict(self.scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+        for code, _quality in parse_accept_lang_header(accept):
+            if code != "*" and translation.check_for_language(code):
+                return translation.get_supported_language_variant(code)
+        return str(settings.LANGUAGE_CODE)
+
+    def _client_meta(self) -> dict[str, str]:
+        headers = dict(self.scope.get("headers", []))
+        client = self.scope.get("client") or ("", 0)
+        return {
+            "ip": str(client[0]),
+            "user_agent": bytes(headers.get(b"user-agent", b"")).decode("latin-1")[:300],
+        }

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from chat.consumers import SessionConsumer
+from chat.consumers import ChatConsumer
 
 websocket_urlpatterns = [
-    path("ws/", SessionConsumer.as_asgi()),
+    path("ws/", ChatConsumer.as_asgi()),
 ]

@@ -4,10 +4,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from chat import views as chat_views
 from tenants import views as tenant_views
 
 urlpatterns = [
-    path("", tenant_views.home, name="home"),
+    path("", chat_views.chat_page, name="home"),
+    path("", include("chat.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("tenants.urls")),
     path("accounts/", include("allauth.urls")),

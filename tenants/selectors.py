@@ -27,10 +27,6 @@ def tenant_get_for_google_domain(*, domain: str) -> Tenant | None:
     return row.tenant if row else None
 
 
-def tenant_domain_list(*, tenant: Tenant) -> list[str]:
-    return list(TenantDomain.objects.filter(tenant=tenant).order_by("domain").values_list("domain", flat=True))
-
-
 def user_list(*, tenant: Tenant) -> QuerySet[User]:
     return User.objects.filter(tenant=tenant).select_related("tenant").order_by("email")
 

@@ -14,11 +14,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from tenants.forms import DevSignInForm
-from tenants.selectors import demo_user_list, tenant_domain_list, user_get_active_by_email
+from tenants.selectors import demo_user_list, user_get_active_by_email
 
 if TYPE_CHECKING:
     from tenants.services import SignInRefused
-    from tenants.types import AuthedRequest
 
 logger = logging.getLogger("officeai.signin")
 
@@ -28,10 +27,6 @@ def render_refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse
     return render(
         request, "tenants/refused.html", {"refusal_code": refusal.code, "refusal_message": refusal.message}, status=403
     )
-
-
-def home(request: AuthedRequest) -> HttpResponse:
-    return render(request, "tenants/home.html", {"domains": tenant_domain_list(tenant=request.tenant)})
 
 
 @login_not_required

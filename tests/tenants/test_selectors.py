@@ -6,7 +6,6 @@ from django.http import Http404
 from tenants.models import Tenant, TenantHostname, User
 from tenants.selectors import (
     normalize_host,
-    tenant_domain_list,
     tenant_get_for_google_domain,
     tenant_get_for_hostname,
     user_get,
@@ -31,7 +30,6 @@ def test_google_domain_lookup_is_case_insensitive(tenant_a: Tenant, tenant_b: Te
     assert tenant_get_for_google_domain(domain="ALPHA.example ") == tenant_a
     assert tenant_get_for_google_domain(domain="beta.example") == tenant_b
     assert tenant_get_for_google_domain(domain="gamma.example") is None
-    assert tenant_domain_list(tenant=tenant_a) == ["alpha-group.example", "alpha.example"]
 
 
 def test_hostname_lookup(tenant_a: Tenant) -> None:

@@ -34,7 +34,10 @@ async def test_signed_in_user_gets_own_tenant(client_a: Client, tenant_b: Tenant
     communicator, connected = await connect(headers(client_a))
     assert connected
     hello = await communicator.receive_json_from()
-    assert hello == {"type": "session.ready", "tenant": "alpha", "user": "alice@alpha.example"}
+    assert hello["type"] == "session.ready"
+    assert hello["tenant"] == "alpha"
+    assert hello["user"] == "alice@alpha.example"
+    assert hello["protocol"] == 1
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from() == {"type": "pong"}
     await communicator.disconnect()

@@ -33,4 +33,26 @@ class Command(BaseCommand):
         for slug, email, role, operator in PEOPLE:
             if not User.objects.filter(email=email).exists():
                 user_create(tenant=tenants[slug], email=email, role=role, is_superuser=operator)
+        self._seed_fake_model(list(tenants.values()))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Dev sign-in as " + ", ".join(p[1] for p in PEOPLE)))
+
+    def _seed_fake_model(self, tenants: list[Tenant]) -> None:
+        """The built-in fake model, so chat answers with no Azure key (embedded mode)."""
+        from chat.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
+
+        deployment, _ = Deployment.objects.get_or_create(
+            label="fake-local",
+            defaults={"kind": ProviderKind.FAKE, "endpoint": "fake://local?delay=0.03", "region": "local"},
+        )
+        version, _ = ModelVersion.objects.get_or_create(
+            family="office-fake",
+            version="1",
+            defaults={"display_name": "Office AI demo model (fake)", "context_window": 32_000},
+        )
+        ModelVersionDeployment.objects.get_or_create(model_version=version, deployment=deployment)
+        for tenant in tenants:
+            ModelVersionAccess.objects.get_or_create(
+                tenant=tenant,
+                model_version=version,
+                defaults={"is_default": not ModelVersionAccess.objects.filter(tenant=tenant, is_default=True).exists()},
+            )

@@ -1,0 +1,114 @@
+"""Reads of the chat app. Tenant-scoped reads take ``tenant=``; missing and foreign rows are the same 404."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from chat.models import (
+    Conversation,
+    Deployment,
+    Message,
+    ModelVersion,
+    ModelVersionAccess,
+    ModelVersionDeployment,
+    Notice,
+    NoticeAcknowledgement,
+)
+from tenants.models import Tenant, User
+
+USABLE_STATUSES = (ModelVersion.Status.PREVIEW, ModelVersion.Status.ACTIVE, ModelVersion.Status.DEPRECATED)
+
+
+def model_version_list(*, tenant: Tenant) -> QuerySet[ModelVersion]:
+    """Versions people of ``tenant`` may pick: allowed for the tenant, not retired, served by an enabled
+    deployment. Read per request, so an admin's change applies at once (no restart)."""
+    served = ModelVersionDeployment.objects.filter(model_version=OuterRef("pk"), deployment__enabled=True)
+    return (
+        ModelVersion.objects.filter(modelversionaccess__tenant=tenant, status__in=USABLE_STATUSES)
+        .filter(Exists(served))
+        .order_by("family", "-version")
+    )
+
+
+def model_version_get(*, tenant: Tenant, model_version_id: int) -> ModelVersion:
+    """A version ``tenant`` may use now; unknown, retired, disabled and forbidden are the same 404."""
+    try:
+        return model_version_list(tenant=tenant).get(pk=model_version_id)
+    except (ModelVersion.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def model_version_default(*, tenant: Tenant) -> ModelVersion | None:
+    usable = model_version_list(tenant=tenant)
+    default = usable.filter(modelversionaccess__tenant=tenant, modelversionaccess__is_default=True).first()
+    return default or usable.first()
+
+
+def model_version_with_deployments(*, model_version_id: int) -> ModelVersion:
+    """For building the client spec: enabled deployments in priority order, fetched in one go."""
+    links = ModelVersionDeployment.objects.filter(deployment__enabled=True).select_related("deployment")
+    return ModelVersion.objects.prefetch_related(
+        Prefetch("modelversiondeployment_set", queryset=links.order_by("priority", "pk"), to_attr="serving")
+    ).get(pk=model_version_id)
+
+
+def model_access_list(*, tenant: Tenant) -> QuerySet[ModelVersionAccess]:
+    return ModelVersionAccess.objects.filter(tenant=tenant).select_related("model_version")
+
+
+def deployment_list() -> QuerySet[Deployment]:
+    return Deployment.objects.order_by("label")
+
+
+# --- Conversations ------------------------------------------------------------------------------------------------
+def conversation_list(*, tenant: Tenant, user: User, query: str = "") -> QuerySet[Conversation]:
+    """A person's web conversations, newest first; ``query`` searches titles and message text."""
+    qs = Conversation.objects.filter(tenant=tenant, user=user, source=Conversation.Source.WEB)
+    query = query.strip()
+    if query:
+        in_text = Message.objects.filter(tenant=tenant, conversation=OuterRef("pk"), content__icontains=query)
+        qs = qs.filter(Q(title__icontains=query) | Exists(in_text))
+    return qs.select_related("model_version").order_by("-updated_at", "-pk")
+
+
+def conversation_get(*, tenant: Tenant, user: User, conversation_id: object) -> Conversation:
+    """One of the person's conversations. Another user's or tenant's is the same 404 as a missing one."""
+    try:
+        return Conversation.objects.select_related("model_version").get(
+            tenant=tenant,
+            user=user,
+            pk=int(conversation_id),  # type: ignore[call-overload]
+        )
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def message_list(*, tenant: Tenant, conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(tenant=tenant, conversation=conversation).order_by("pk")
+
+
+def message_running(*, tenant: Tenant, conversation: Conversation) -> Message | None:
+    return message_list(tenant=tenant, conversation=conversation).filter(status=Message.Status.STREAMING).last()
+
+
+def message_get(*, tenant: Tenant, conversation: Conversation, message_id: object) -> Message:
+    try:
+        return message_list(tenant=tenant, conversation=conversation).get(pk=int(message_id))  # type: ignore[call-overload]
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def notice_current(*, tenant: Tenant) -> Notice | None:
+    """The tenant's own active notice, else the active global one."""
+    return (
+        Notice.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True), active=True)
+        .order_by(F("tenant_id").desc(nulls_last=True))
+        .first()
+    )
+
+
+def notice_acknowledged(*, user: User, notice: Notice) -> bool:
+    return NoticeAcknowledgement.objects.filter(
+        tenant_id=user.tenant_id, user=user, notice=notice, version=notice.version
+    ).exists()

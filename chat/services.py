@@ -1,0 +1,413 @@
+"""Writes of the chat app: model management, and the sync half of the chat engine (turns and their audit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from audit.models import Channel
+from audit.services import LLMCallRecord, audit_llm_chat, audit_record
+from chat.llm import ConnectionTestResult, ModelSpec, estimate_messages_tokens, test_connection
+from chat.models import Conversation, Deployment, Message, ModelVersion, Notice, NoticeAcknowledgement
+from chat.outcome import ReplyOutcome
+from chat.selectors import (
+    conversation_get,
+    model_version_default,
+    model_version_get,
+    model_version_with_deployments,
+)
+from chat.specs import deployment_snapshot, deployment_spec, model_spec
+from tenants.models import Tenant, User
+
+
+def deployment_check(*, deployment: Deployment, model_version: ModelVersion | None = None) -> ConnectionTestResult:
+    """A live call to the upstream with this deployment's current settings (saved or not)."""
+    spec = deployment_spec(deployment)
+    model = model_spec(model_version, deployments=[deployment]) if model_version is not None else None
+    return async_to_sync(test_connection)(spec, model)
+
+
+@transaction.atomic
+def deployment_check_record(*, deployment: Deployment, result: ConnectionTestResult) -> None:
+    """Keep the last check on the row (health page); not an admin change, so not audited."""
+    Deployment.objects.filter(pk=deployment.pk).update(
+        last_check_at=timezone.now(),
+        last_check_ok=result.ok,
+        last_check_latency_ms=result.latency_ms,
+        last_check_model=(result.upstream_model or "")[:200],
+        last_check_error="" if result.ok else result.admin_message,
+    )
+
+
+def deployment_check_and_record(*, deployment: Deployment) -> ConnectionTestResult:
+    result = deployment_check(deployment=deployment)
+    deployment_check_record(deployment=deployment, result=result)
+    return result
+
+
+# --- Chat turns ---------------------------------------------------------------------------------------------------
+MAX_TEXT = 32_000
+MAX_SYSTEM_PROMPT = 8_000
+TITLE_LENGTH = 60
+
+
+class ChatRefused(Exception):  # noqa: N818 - a refusal with a code the doors translate into their own errors
+    """A turn that cannot start. ``code`` matches docs/websocket-protocol.md; ``message`` is for the person."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """Everything the engine needs to run one reply, read in the transaction that created it."""
+
+    tenant_id: int
+    user_id: int | None
+    user_email: str
+    conversation_id: int
+    conversation_title: str
+    user_message_id: int
+    user_message_text: str
+    assistant_message_id: int
+    model_version_id: int
+    model_label: str
+    model_display_name: str
+    spec: ModelSpec
+    prompt: list[dict[str, str]]
+    context_trimmed: int
+    deployments: dict[int, dict[str, str]]
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
+
+
+def validate_text(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ChatRefused("empty", gettext("Type a message first."))
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise ChatRefused(
+            "too_long",
+            gettext("The message is too long: %(n)s characters; the limit is %(max)s.")
+            % {"n": f"{len(text):,}", "max": f"{MAX_TEXT:,}"},
+        )
+    return text
+
+
+def build_prompt(*, system_prompt: str, history: list[Message], spec: ModelSpec) -> tuple[list[dict[str, str]], int]:
+    """System prompt + the conversation, oldest turns dropped until it fits the context window (leaving room for
+    the answer). Returns the messages and how many history messages were left out."""
+    budget = max(spec.context_window - spec.max_output_tokens, spec.context_window // 2)
+    head = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    turns = [{"role": m.role, "content": m.content} for m in history]
+    trimmed = 0
+    # Always keep the newest message (the question), even if it alone is over budget: the upstream then says so.
+    while len(turns) > 1 and estimate_messages_tokens(head + turns) > budget:
+        turns.pop(0)
+        trimmed += 1
+    while turns and turns[0]["role"] != "user" and len(turns) > 1:
+        turns.pop(0)  # a conversation sent to the model starts with a user turn
+        trimmed += 1
+    return head + turns, trimmed
+
+
+def _history(conversation: Conversation) -> list[Message]:
+    """What the model sees: answered turns in order; superseded, failed and empty answers left out."""
+    keep = []
+    for message in conversation.messages.filter(superseded=False).order_by("pk"):
+        if message.role == Message.Role.ASSISTANT and (
+            message.status in (Message.Status.ERROR, Message.Status.PROMPT_FILTERED, Message.Status.STREAMING)
+            or not message.content.strip()
+        ):
+            continue
+        keep.append(message)
+    return keep
+
+
+def _resolve_model(*, tenant: Tenant, conversation: Conversation, model_version_id: object | None) -> ModelVersion:
+    try:
+        if model_version_id not in (None, ""):
+            return model_version_get(tenant=tenant, model_version_id=int(model_version_id))  # type: ignore[call-overload]
+        if conversation.model_version_id:
+            return model_version_get(tenant=tenant, model_version_id=conversation.model_version_id)
+    except (Http404, ValueError, TypeError):
+        raise ChatRefused(
+            "model_unavailable", gettext("That model is not available for your company. Choose another one.")
+        ) from None
+    default = model_version_default(tenant=tenant)
+    if default is None:
+        raise ChatRefused(
+            "model_unavailable", gettext("No model is available for your company yet. Ask your administrator.")
+        )
+    return default
+
+
+def _begin(
+    *, tenant: Tenant, conversation: Conversation, model_version: ModelVersion, user_message: Message, user: User | None
+) -> TurnStart:
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
+    loaded = model_version_with_deployments(model_version_id=model_version.pk)
+    deployments = [link.deployment for link in loaded.serving]  # type: ignore[attr-defined]
+    if not deployments:
+        raise ChatRefused("model_unavailable", gettext("That model has no working deployment right now."))
+    spec = model_spec(model_version, deployments=deployments)
+    prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=_history(conversation), spec=spec)
+    assistant = Message.objects.create(
+        tenant=tenant,
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model_version=model_version,
+        model_label=model_version.label,
+        context_trimmed=trimmed,
+    )
+    if conversation.model_version_id != model_version.pk:
+        conversation.model_version = model_version
+    conversation.save(update_fields=["model_version", "title", "updated_at"])
+    return TurnStart(
+        tenant_id=tenant.pk,
+        user_id=user.pk if user else None,
+        user_email=user.email if user else "",
+        conversation_id=conversation.pk,
+        conversation_title=conversation.title,
+        user_message_id=user_message.pk,
+        user_message_text=user_message.content,
+        assistant_message_id=assistant.pk,
+        model_version_id=model_version.pk,
+        model_label=model_version.label,
+        model_display_name=model_version.display_name,
+        spec=spec,
+        prompt=prompt,
+        context_trimmed=trimmed,
+        deployments={d.pk: deployment_snapshot(d, model_version) for d in deployments},
+    )
+
+
+def _lock(conversation: Conversation) -> Conversation:
+    # One turn at a time per conversation, across processes: the row lock serialises the busy check.
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+@transaction.atomic
+def chat_turn_start(
+    *,
+    tenant: Tenant,
+    user: User,
+    conversation_id: object | None,
+    text: object,
+    model_version_id: object | None = None,
+    system_prompt: object | None = None,
+) -> TurnStart:
+    """Save the person's message and an empty assistant message marked streaming; the engine fills it."""
+    text = validate_text(text)
+    if conversation_id is None:
+        prompt = system_prompt.strip() if isinstance(system_prompt, str) else ""
+        if len(prompt) > MAX_SYSTEM_PROMPT:
+            raise ChatRefused(
+                "too_long",
+                gettext("The system prompt is too long; the limit is %(max)s characters.")
+                % {"max": f"{MAX_SYSTEM_PROMPT:,}"},
+            )
+        conversation = Conversation.objects.create(
+            tenant=tenant, user=user, title=_title_from(text), system_prompt=prompt
+        )
+    else:
+        try:
+            conversation = _lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
+        except Http404:
+            raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
+    model_version = _resolve_model(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
+    user_message = Message.objects.create(
+        tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text
+    )
+    if not conversation.title:
+        conversation.title = _title_from(text)
+    return _begin(
+        tenant=tenant, conversation=conversation, model_version=model_version, user_message=user_message, user=user
+    )
+
+
+@transaction.atomic
+def chat_turn_retry(
+    *,
+    tenant: Tenant,
+    user: User,
+    conversation_id: object,
+    new_text: object | None = None,
+    model_version_id: object | None = None,
+) -> TurnStart:
+    """Regenerate (``new_text`` None) or edit-and-resend the last user message. Earlier answers to it stay in the
+    history, marked superseded."""
+    try:
+        conversation = _lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
+    except Http404:
+        raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
+    last_user = conversation.messages.filter(role=Message.Role.USER).order_by("pk").last()
+    if last_user is None:
+        raise ChatRefused("nothing_to_regenerate", gettext("There is no message to answer again."))
+    if new_text is not None:
+        last_user.content = validate_text(new_text)
+        last_user.save(update_fields=["content", "updated_at"])
+    conversation.messages.filter(pk__gt=last_user.pk, role=Message.Role.ASSISTANT).update(superseded=True)
+    model_version = _resolve_model(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    return _begin(
+        tenant=tenant, conversation=conversation, model_version=model_version, user_message=last_user, user=user
+    )
+
+
+def chat_reply_checkpoint(*, message_id: int, content: str) -> None:
+    """Persist the partial answer (a few writes per reply, never per token)."""
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        content=content, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def chat_reply_finalize(
+    *,
+    start: TurnStart,
+    outcome: ReplyOutcome,
+    channel: str = Channel.WEB,
+    channel_detail: dict[str, Any] | None = None,
+    client: dict[str, Any] | None = None,
+) -> Message:
+    """Save the answer and its ``llm.chat`` audit entry in one transaction."""
+    message = Message.objects.select_for_update().get(pk=start.assistant_message_id)
+    message.content = outcome.text
+    message.status = outcome.status
+    message.error_code = outcome.error.kind if outcome.error else ""
+    message.error_message = outcome.error.message if outcome.error else ""
+    message.usage = outcome.usage_dict()
+    message.completed_at = outcome.completed_at
+    message.save()
+    Conversation.objects.filter(pk=start.conversation_id).update(updated_at=timezone.now())
+    deployment = start.deployments.get(outcome.deployment_id) if outcome.deployment_id else None
+    audit_llm_chat(
+        record=LLMCallRecord(
+            tenant_id=start.tenant_id,
+            user=User.objects.filter(pk=start.user_id).first() if start.user_id else None,
+            user_email=start.user_email,
+            channel=channel,
+            channel_detail=channel_detail or {},
+            conversation_id=start.conversation_id,
+            message_id=start.assistant_message_id,
+            model_label=start.model_label,
+            deployment=deployment or {"model_version": start.model_label},
+            request_params=outcome.request_params,
+            prompt_messages=outcome.request_messages or start.prompt,
+            response_text=outcome.text,
+            finish_reason=outcome.finish_reason,
+            status=outcome.audit_status,
+            content_filter=outcome.filters,
+            usage=outcome.usage_dict(),
+            upstream_request_ids=outcome.request_ids,
+            error=outcome.error_dict(),
+            attempts=outcome.attempts,
+            timings=outcome.timings(),
+            client=client or {},
+        )
+    )
+    return message
+
+
+# --- Notices ------------------------------------------------------------------------------------------------------
+NOTICE_TEXT_FIELDS = ("web_text_ja", "web_text_en", "slack_text_ja", "slack_text_en", "active")
+
+
+def notice_save(*, notice: Notice) -> Notice:
+    """Save a notice edited in the admin console; a changed text is a new version that people acknowledge again,
+    and every open chat page shows it at once (websocket, after commit)."""
+    if notice.pk:
+        stored = Notice.objects.filter(pk=notice.pk).values(*NOTICE_TEXT_FIELDS).first() or {}
+        if any(stored.get(f) != getattr(notice, f) for f in NOTICE_TEXT_FIELDS):
+            notice.version += 1
+    notice.save()
+    transaction.on_commit(lambda: _notice_broadcast(notice.tenant_id), robust=True)
+    return notice
+
+
+def _notice_broadcast(tenant_id: int | None) -> None:
+    from channels.layers import get_channel_layer
+
+    from chat.consumers import GLOBAL_GROUP, tenant_group
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    group = tenant_group(tenant_id) if tenant_id else GLOBAL_GROUP
+    async_to_sync(layer.group_send)(group, {"type": "notice.changed"})
+
+
+@transaction.atomic
+def notice_acknowledge(*, user: User, notice: Notice) -> bool:
+    """Record that ``user`` read this version of the notice (once; audited). Returns False if already done."""
+    _ack, created = NoticeAcknowledgement.objects.get_or_create(
+        tenant_id=user.tenant_id, user=user, notice=notice, version=notice.version
+    )
+    if created:
+        audit_record(
+            event_type="notice.acknowledged",
+            tenant=user.tenant_id,
+            actor=user,
+            channel=Channel.WEB,
+            payload={
+                "notice_id": notice.pk,
+                "version": notice.version,
+                "scope": "tenant" if notice.tenant_id else "global",
+            },
+        )
+    return created
+
+
+# --- Conversation management -------------------------------------------------------------------------------------
+@transaction.atomic
+def conversation_rename(*, conversation: Conversation, title: object) -> Conversation:
+    if not isinstance(title, str) or not title.strip():
+        raise ChatRefused("empty", gettext("Enter a title."))
+    conversation.title = " ".join(title.split())[:200]
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Deletes the conversation for its owner; the audit trail keeps every model call made in it."""
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatRefused("busy", gettext("Stop the running answer before deleting the conversation."))
+    conversation.delete()
+
+
+@transaction.atomic
+def conversation_configure(
+    *, tenant: Tenant, conversation: Conversation, system_prompt: object, model_version_id: object
+) -> Conversation:
+    if system_prompt is not None:
+        if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
+            raise ChatRefused(
+                "too_long",
+                gettext("The system prompt is too long; the limit is %(max)s characters.")
+                % {"max": f"{MAX_SYSTEM_PROMPT:,}"},
+            )
+        conversation.system_prompt = system_prompt.strip()
+    if model_version_id not in (None, ""):
+        conversation.model_version = _resolve_model(
+            tenant=tenant, conversation=conversation, model_version_id=model_version_id
+        )
+    conversation.save(update_fields=["system_prompt", "model_version", "updated_at"])
+    return conversation

@@ -1,0 +1,320 @@
+"""Thin HTTP doors of the chat: the page, a small JSON API for the sidebar and conversation, and exports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.http import require_GET, require_POST
+
+from chat.models import Conversation, Message, ModelVersion
+from chat.rendering import render_markdown, render_plain
+from chat.selectors import (
+    conversation_get,
+    conversation_list,
+    message_list,
+    model_version_default,
+    model_version_list,
+    notice_acknowledged,
+    notice_current,
+)
+from chat.services import (
+    MAX_SYSTEM_PROMPT,
+    MAX_TEXT,
+    ChatRefused,
+    conversation_configure,
+    conversation_delete,
+    conversation_rename,
+)
+from tenants.models import Tenant, User
+from tenants.types import AuthedRequest
+
+# Strings the page's script shows (static/js/chat.js DEFAULT_STRINGS), translated here.
+CHAT_STRINGS: dict[str, str] = {
+    "new_chat": gettext_noop("New chat"),
+    "no_conversations": gettext_noop("No chats yet"),
+    "no_results": gettext_noop("No chats match your search"),
+    "rename": gettext_noop("Rename"),
+    "rename_label": gettext_noop("New title"),
+    "delete": gettext_noop("Delete"),
+    "confirm_delete": gettext_noop("Delete “{title}”? This cannot be undone."),
+    "system_prompt_too_long": gettext_noop("The system prompt is too long: {count} characters, the limit is {max}."),
+    "message_too_long": gettext_noop(
+        "Your message is too long: {count} characters, the limit is {max}. Shorten it and send again."
+    ),
+    "message_empty": gettext_noop("Write a message first."),
+    "char_count": gettext_noop("{count} / {max}"),
+    "connecting": gettext_noop("Connecting…"),
+    "reconnecting": gettext_noop("Reconnecting…"),
+    "connected": gettext_noop("Connected"),
+    "not_connected": gettext_noop("Not connected. Your text is kept: send it again when the connection is back."),
+    "send_unconfirmed": gettext_noop(
+        "The connection dropped before your message was confirmed. Your text is kept; check the chat before "
+        "sending it again."
+    ),
+    "no_reply": gettext_noop("The server did not confirm your message. Your text is kept; try again."),
+    "regenerate": gettext_noop("Regenerate"),
+    "regenerate_label": gettext_noop("Regenerate this answer"),
+    "edit": gettext_noop("Edit"),
+    "edit_label": gettext_noop("Edit your last message"),
+    "edit_input_label": gettext_noop("Your message"),
+    "save_and_send": gettext_noop("Save and send"),
+    "cancel": gettext_noop("Cancel"),
+    "retry": gettext_noop("Retry"),
+    "copy": gettext_noop("Copy"),
+    "copy_code": gettext_noop("Copy code"),
+    "copy_answer": gettext_noop("Copy answer"),
+    "copied": gettext_noop("Copied"),
+    "copy_failed": gettext_noop("Could not copy"),
+    "previous_answer": gettext_noop("Previous answer"),
+    "context_trimmed": gettext_noop("Earlier messages were left out to fit the model's context window."),
+    "status_stopped": gettext_noop("Stopped"),
+    "status_error": gettext_noop("Error"),
+    "status_prompt_filtered": gettext_noop("Blocked by the content filter"),
+    "status_completion_filtered": gettext_noop("Cut by the content filter"),
+    "status_truncated": gettext_noop("Cut off"),
+    "status_length": gettext_noop("Reached the length limit"),
+    "answer_failed": gettext_noop("The model could not answer."),
+    "error_generic": gettext_noop("Something went wrong. Please try again."),
+    "error_network": gettext_noop("The server cannot be reached. Check your connection and try again."),
+    "error_session": gettext_noop("Your session has ended. Reload the page to sign in again."),
+    "error_load": gettext_noop("Could not load this chat."),
+    "error_list": gettext_noop("Could not load your chats."),
+    "conversation_not_found": gettext_noop("This chat does not exist or was deleted."),
+    "dismiss": gettext_noop("Dismiss"),
+    "you": gettext_noop("You"),
+    "assistant": gettext_noop("Office AI"),
+}
+
+
+def notice_payload(*, tenant: Tenant, user: User, language: str) -> dict[str, Any] | None:
+    notice = notice_current(tenant=tenant)
+    if notice is None:
+        return None
+    text = notice.web_text(language)
+    if not text.strip():
+        return None
+    return {
+        "version": notice.version,
+        "text": text,
+        "html": render_markdown(text),
+        "acknowledged": notice_acknowledged(user=user, notice=notice),
+    }
+
+
+def _model_json(version: ModelVersion) -> dict[str, Any]:
+    return {"id": version.pk, "display_name": version.display_name, "label": version.label, "status": version.status}
+
+
+def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> HttpResponse:
+    if conversation_id is not None:
+        conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)  # 404 if not yours
+    models = [_model_json(v) for v in model_version_list(tenant=request.tenant)]
+    default = model_version_default(tenant=request.tenant)
+    notice = notice_payload(tenant=request.tenant, user=request.user, language=translation.get_language())
+    zero = {"conversation_id": 0}
+    config = {
+        "ws_url": "/ws/",
+        "conversation_id": conversation_id,
+        "models": models,
+        "default_model_id": default.pk if default else None,
+        "limits": {"max_text": MAX_TEXT, "max_system_prompt": MAX_SYSTEM_PROMPT},
+        "csrf_token": get_token(request),
+        "urls": {
+            "conversations": reverse("chat:conversations"),
+            "conversation": reverse("chat:conversation", kwargs=zero),
+            "rename": reverse("chat:rename", kwargs=zero),
+            "delete": reverse("chat:delete", kwargs=zero),
+            "settings": reverse("chat:settings", kwargs=zero),
+            "export_md": reverse("chat:export_md", kwargs=zero),
+            "export_json": reverse("chat:export_json", kwargs=zero),
+            "page": reverse("chat:page", kwargs=zero),
+            "home": reverse("home"),
+        },
+        "notice": notice,
+        "i18n": {key: _(text) for key, text in CHAT_STRINGS.items()},
+    }
+    return render(
+        request,
+        "chat/index.html",
+        {"chat_config": config, "notice": notice, "models": models, "conversation_id": conversation_id},
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------------------------------
+def _error(code: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "system_prompt": conversation.system_prompt,
+        "model_version_id": conversation.model_version_id,
+        "model_label": conversation.model_version.label if conversation.model_version else "",
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    is_user = message.role == Message.Role.USER
+    return {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "html": render_plain(message.content) if is_user else render_markdown(message.content),
+        "status": message.status,
+        "model_label": message.model_label,
+        "created_at": message.created_at.isoformat(),
+        "error": {"code": message.error_code, "message": message.error_message} if message.error_code else None,
+        "superseded": message.superseded,
+        "context_trimmed": message.context_trimmed,
+    }
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ChatRefused("bad_json", _("The request body is not valid JSON.")) from None
+    if not isinstance(data, dict):
+        raise ChatRefused("bad_json", _("The request body must be a JSON object."))
+    return data
+
+
+@require_GET
+def conversations(request: AuthedRequest) -> JsonResponse:
+    query = request.GET.get("q", "")[:200]
+    rows = conversation_list(tenant=request.tenant, user=request.user, query=query)[:200]
+    return JsonResponse(
+        {
+            "conversations": [
+                {
+                    "id": c.pk,
+                    "title": c.title,
+                    "updated_at": c.updated_at.isoformat(),
+                    "model_label": c.model_version.label if c.model_version else "",
+                }
+                for c in rows
+            ]
+        }
+    )
+
+
+@require_GET
+def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
+    messages = list(message_list(tenant=request.tenant, conversation=conversation))
+    running = next((m for m in reversed(messages) if m.status == Message.Status.STREAMING), None)
+    return JsonResponse(
+        {
+            "conversation": _conversation_json(conversation),
+            "messages": [_message_json(m) for m in messages],
+            # The checkpointed text: the page joins the socket with this end and receives the rest.
+            "running": {"message_id": running.pk, "end": len(running.content)} if running else None,
+        }
+    )
+
+
+def _mutation(request: AuthedRequest, conversation_id: int, action: Any) -> JsonResponse:
+    conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
+    try:
+        result = action(conversation, _body(request))
+    except ChatRefused as exc:
+        return _error(exc.code, exc.message, 409 if exc.code == "busy" else 400)
+    return JsonResponse(result)
+
+
+@require_POST
+def rename(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    return _mutation(
+        request,
+        conversation_id,
+        lambda c, body: {
+            "conversation": _conversation_json(conversation_rename(conversation=c, title=body.get("title")))
+        },
+    )
+
+
+@require_POST
+def delete(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    def act(c: Conversation, body: dict[str, Any]) -> dict[str, Any]:
+        conversation_delete(conversation=c)
+        return {"ok": True}
+
+    return _mutation(request, conversation_id, act)
+
+
+@require_POST
+def configure(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    return _mutation(
+        request,
+        conversation_id,
+        lambda c, body: {
+            "conversation": _conversation_json(
+                conversation_configure(
+                    tenant=request.tenant,
+                    conversation=c,
+                    system_prompt=body.get("system_prompt"),
+                    model_version_id=body.get("model_version_id"),
+                )
+            )
+        },
+    )
+
+
+# --- Exports --------------------------------------------------------------------------------------------------------
+def _export_rows(request: AuthedRequest, conversation_id: int) -> tuple[Conversation, list[Message]]:
+    conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
+    return conversation, list(message_list(tenant=request.tenant, conversation=conversation))
+
+
+def _download(body: str, conversation: Conversation, ext: str, content_type: str) -> HttpResponse:
+    name = slugify(conversation.title, allow_unicode=True)[:60] or f"conversation-{conversation.pk}"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}.{ext}".replace(" ", "_")
+    return response
+
+
+@require_GET
+def export_markdown(request: AuthedRequest, conversation_id: int) -> HttpResponse:
+    conversation, messages = _export_rows(request, conversation_id)
+    lines = [f"# {conversation.title or _('Conversation')}", ""]
+    lines.append(f"_{_('Exported')} {timezone.localtime():%Y-%m-%d %H:%M} · {request.user.email}_")
+    if conversation.system_prompt:
+        lines += ["", f"**{_('System prompt')}:**", "", conversation.system_prompt]
+    for message in messages:
+        if message.superseded:
+            continue
+        who = _("You") if message.role == Message.Role.USER else f"{_('Assistant')} ({message.model_label})"
+        lines += ["", f"## {who}", "", message.content]
+        if message.status not in (Message.Status.OK, Message.Status.STREAMING):
+            lines += ["", f"_({message.get_status_display()})_"]
+    return _download("\n".join(lines) + "\n", conversation, "md", "text/markdown; charset=utf-8")
+
+
+@require_GET
+def export_json(request: AuthedRequest, conversation_id: int) -> HttpResponse:
+    conversation, messages = _export_rows(request, conversation_id)
+    data = {
+        "conversation": _conversation_json(conversation),
+        "exported_at": timezone.now().isoformat(),
+        "messages": [{k: v for k, v in _message_json(m).items() if k != "html"} for m in messages],
+    }
+    return _download(json.dumps(data, ensure_ascii=False, indent=2), conversation, "json", "application/json")
+
+
+def not_found_json(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _error("not_found", _("This conversation does not exist."), 404)
+
+
+__all__ = ["Http404", "chat_page"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -411,3 +412,54 @@ def conversation_configure(
         )
     conversation.save(update_fields=["system_prompt", "model_version", "updated_at"])
     return conversation
+
+
+# --- Recovery -----------------------------------------------------------------------------------------------------
+STALE_AFTER = timedelta(minutes=3)
+
+
+def chat_stale_replies_close(*, now: datetime | None = None) -> int:
+    """Close answers whose process died mid-reply (no checkpoint for STALE_AFTER): marked truncated with the text
+    they had, and audited, so no model call is left without its ``llm.chat`` entry."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    closed = 0
+    for message in Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff).select_related(
+        "conversation"
+    ):
+        with transaction.atomic():
+            locked = Message.objects.select_for_update().filter(pk=message.pk, status=Message.Status.STREAMING).first()
+            if locked is None:
+                continue
+            locked.status = Message.Status.TRUNCATED
+            locked.error_code = "interrupted"
+            locked.error_message = gettext("The answer was interrupted on the server. Regenerate it to try again.")
+            locked.completed_at = timezone.now()
+            locked.save(update_fields=["status", "error_code", "error_message", "completed_at", "updated_at"])
+            conversation = message.conversation
+            audit_llm_chat(
+                record=LLMCallRecord(
+                    tenant_id=locked.tenant_id,
+                    user=conversation.user,
+                    user_email=conversation.user.email if conversation.user else "",
+                    channel=conversation.source,
+                    channel_detail={"slack_key": conversation.slack_key} if conversation.slack_key else {},
+                    conversation_id=conversation.pk,
+                    message_id=locked.pk,
+                    model_label=locked.model_label,
+                    deployment={"model_version": locked.model_label},
+                    request_params={},
+                    prompt_messages=[],
+                    response_text=locked.content,
+                    finish_reason="interrupted",
+                    status="truncated",
+                    content_filter={},
+                    usage={},
+                    upstream_request_ids=[],
+                    error={"kind": "interrupted", "detail": "the serving process stopped mid-reply"},
+                    attempts=[],
+                    timings={"completed": locked.completed_at.isoformat()},
+                    client={},
+                )
+            )
+            closed += 1
+    return closed

@@ -118,6 +118,21 @@ class TenantScopedAdmin(OperatorOnlyAdmin[M], Generic[M]):
                 field.queryset = field.queryset.filter(tenant_id=tenant_id)  # type: ignore[union-attr]
         return field
 
+    def get_form(self, request: HttpRequest, obj: M | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if is_operator(request):
+            return form
+        tenant_id = request.user.tenant_id  # type: ignore[union-attr]
+        field = f"{self.tenant_field}_id"
+
+        class TenantBoundForm(form):  # type: ignore[valid-type,misc]
+            # The tenant is set before validation, so model checks (clean, constraints) see the real row.
+            def __init__(self, *args: Any, **kw: Any) -> None:
+                super().__init__(*args, **kw)
+                setattr(self.instance, field, tenant_id)
+
+        return TenantBoundForm
+
     def save_model(self, request: HttpRequest, obj: M, form: Any, change: bool) -> None:
         if not is_operator(request):
             setattr(obj, f"{self.tenant_field}_id", request.user.tenant_id)  # type: ignore[union-attr]

@@ -236,6 +236,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-pending-sweep": {"task": "audit.tasks.audit_pending_sweep_task", "schedule": 60.0},
     # daily
     "audit-retention": {"task": "audit.tasks.audit_retention_task", "schedule": 24 * 60 * 60.0},
+    # every minute: answers whose process died mid-reply are closed and audited
+    "chat-stale-replies": {"task": "chat.tasks.chat_stale_replies_task", "schedule": 60.0},
     # hourly
     "audit-export-cleanup": {"task": "audit.tasks.audit_export_cleanup_task", "schedule": 60 * 60.0},
 }

@@ -6,7 +6,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tenants.models import User
+from tests.chat.conftest import gpt4o, upstream  # the real HTTP fake of Azure OpenAI; tenant A's gpt-4o
+from tests.live import DaphneServer
+
+__all__ = ["gpt4o", "upstream"]  # fixtures shared with tests/chat
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.
@@ -45,3 +51,20 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# --- The chat app served by a real daphne process, with the test upstream behind it --------------------------------
+@pytest.fixture
+def server(transactional_db: None) -> Iterator[DaphneServer]:
+    """daphne serving the app against the test database (websockets need ASGI; live_server is WSGI). With
+    REDIS_URL (CI) the channel layer is Redis, else the in-memory layer inside this one process."""
+    with DaphneServer(redis_url=os.environ.get("REDIS_URL")) as daphne:
+        yield daphne
+
+
+def sign_in(page: Page, server: DaphneServer, user: User) -> None:
+    """Dev sign-in exactly as a person does it; waits until the chat page's websocket is open."""
+    page.goto(server.url + "/accounts/dev-signin/")
+    page.get_by_role("button", name=user.email, exact=True).click()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")

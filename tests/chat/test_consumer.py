@@ -399,3 +399,31 @@ async def test_other_users_and_tenants_conversations_are_not_found(
     count = await database_sync_to_async(lambda: Conversation.objects.get(pk=conversation_id).messages.count())()
     assert count == 2
     await socket_a.disconnect()
+
+
+async def test_notice_updates_reach_open_pages_of_the_right_tenants(
+    client_a: Client, client_b: Client, tenant_b: Tenant, user_a: User
+) -> None:
+    from chat.models import Notice, NoticeAcknowledgement
+    from chat.services import notice_save
+
+    socket_a = await open_socket(client_a)
+    socket_b = await open_socket(client_b)
+    notice = await database_sync_to_async(notice_save)(notice=Notice(web_text_en="Keep secrets out of Slack."))
+    for socket in (socket_a, socket_b):
+        update, _ = await until(socket, "notice.updated")
+        assert update["notice"]["text"] == "Keep secrets out of Slack."
+        assert update["notice"]["acknowledged"] is False
+    # A company's own override reaches only that company.
+    await database_sync_to_async(notice_save)(notice=Notice(tenant=tenant_b, web_text_en="Beta: ask legal first."))
+    update_b, _ = await until(socket_b, "notice.updated")
+    assert update_b["notice"]["text"] == "Beta: ask legal first."
+    assert await socket_a.receive_nothing(timeout=0.3)
+    await socket_a.send_json_to({"type": "notice.ack", "version": notice.version})
+    await socket_a.send_json_to({"type": "ping"})
+    await until(socket_a, "pong")
+    assert await database_sync_to_async(NoticeAcknowledgement.objects.filter(user=user_a).count)() == 1
+    await socket_a.send_json_to({"type": "notice.ack", "version": 99})
+    assert (await until(socket_a, "error"))[0]["code"] == "not_found"
+    await socket_a.disconnect()
+    await socket_b.disconnect()

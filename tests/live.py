@@ -64,7 +64,7 @@ class DaphneServer:
     def start(self, timeout: float = 30) -> Self:
         self.log_path.parent.mkdir(exist_ok=True)
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
             cwd=ROOT,
             env=self.env,
@@ -76,7 +76,7 @@ class DaphneServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-3000:]}")
             try:
-                with urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310 - local test server
+                with urlopen(f"{self.url}/healthz", timeout=1) as response:
                     if response.status == 200:
                         return self
             except OSError:

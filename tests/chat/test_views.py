@@ -121,7 +121,7 @@ def test_exports(client_a: Client, convo_a: Conversation) -> None:
     assert "| 1 | 2 |" in body
     data = json.loads(client_a.get(f"/c/{convo_a.pk}/export.json").content)
     assert data["conversation"]["id"] == convo_a.pk
-    assert [m["content"] for m in data["messages"]][0] == "Draft the **plan**"
+    assert data["messages"][0]["content"] == "Draft the **plan**"
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from audit.forms import filters_from_json
-from audit.hashing import canonical_json
+from audit.hashing import HASHED_FIELDS, canonical_json
 from audit.models import AuditExport, Channel
 from audit.selectors import audit_entry_list
 from audit.services import audit_record
@@ -42,23 +42,7 @@ logger = logging.getLogger("officeai.audit")
 
 FORMATS = ("csv", "jsonl")
 # Every field of an entry; JSONL keeps them all, so each line can be re-hashed with audit.hashing.entry_hash.
-FIELDS = (
-    "chain",
-    "seq",
-    "event_id",
-    "tenant_id",
-    "event_type",
-    "occurred_at",
-    "recorded_at",
-    "actor_id",
-    "actor_email",
-    "channel",
-    "model_label",
-    "status",
-    "payload",
-    "prev_hash",
-    "entry_hash",
-)
+FIELDS = (*HASHED_FIELDS, "entry_hash")
 CSV_COLUMNS = (
     "seq",
     "occurred_at",

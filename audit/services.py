@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from audit.hashing import GENESIS, checkpoint_signature, entry_hash, fingerprint
+from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, fingerprint
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel
 from tenants.models import Tenant, User
 
@@ -280,8 +280,7 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
             problems.append(f"checkpoint at seq {checkpoint.seq} has a bad signature")
         expected_seq, prev = checkpoint.seq + 1, checkpoint.entry_hash
     checked, first, last = 0, None, None
-    fields = ["chain", "seq", "event_id", "tenant_id", "event_type", "occurred_at", "recorded_at", "actor_id"]
-    fields += ["actor_email", "channel", "model_label", "status", "payload", "prev_hash", "entry_hash"]
+    fields = (*HASHED_FIELDS, "entry_hash")
     for row in AuditEntry.objects.filter(chain=chain).order_by("seq").values(*fields).iterator(chunk_size=2000):
         first = row["seq"] if first is None else first
         last = row["seq"]

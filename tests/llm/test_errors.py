@@ -176,9 +176,9 @@ async def test_timeout_before_any_response(upstream: UpstreamServer) -> None:
     upstream.script("gpt-4o", hang(seconds=3))
     started = time.monotonic()
 
-    events = await collect(gpt4o(deployment(upstream)))
+    events = await collect(gpt4o(deployment(upstream, first_token_timeout=0.5)))
 
-    assert time.monotonic() - started < 1.5  # first_token_timeout is 0.5 s
+    assert time.monotonic() - started < 2.5  # first_token_timeout is 0.5 s; the hang lasts 3 s
     error = only_error(events)
     assert error.kind == "timeout"
     assert error.message == "The AI service did not answer in time. Please try again."
@@ -190,7 +190,7 @@ async def test_timeout_before_any_response(upstream: UpstreamServer) -> None:
 async def test_timeout_when_the_stream_starts_but_no_token_comes(upstream: UpstreamServer) -> None:
     upstream.script("gpt-4o", stall(after_tokens=0, seconds=3))  # prompt annotation and role chunk, then nothing
 
-    events = await collect(gpt4o(deployment(upstream)))
+    events = await collect(gpt4o(deployment(upstream, first_token_timeout=0.5)))
 
     error = only_error(events)
     assert error.kind == "timeout"

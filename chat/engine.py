@@ -35,7 +35,7 @@ logger = logging.getLogger("officeai.chat")
 
 COALESCE_SECONDS = 0.03  # deltas are batched this long: the browser is not flooded, the server not paid per token
 CHECKPOINT_SECONDS = 2.0  # the partial answer is written to the database this often (a few writes per reply)
-STOP_KEY = "officeai:reply-stop:{}"
+STOP_KEY = "reply-stop:{}"  # in the cache, which adds REDIS_KEY_PREFIX
 
 _running: dict[int, asyncio.Task[ReplyOutcome]] = {}  # strong references: the loop keeps only weak ones
 
@@ -69,7 +69,16 @@ class ReplyBuffer:
 
     @staticmethod
     def _key(message_id: int) -> str:
-        return f"officeai:reply:{message_id}"
+        return f"{settings.REDIS_KEY_PREFIX}:reply:{message_id}"
+
+    @classmethod
+    async def begin(cls, message_id: int) -> None:
+        """Start empty: whatever an earlier run left under this id (a crash, a reused id) must not leak in."""
+        client = cls._client()
+        if client is None:
+            cls._local[message_id] = []
+        else:
+            await client.set(cls._key(message_id), b"", ex=3600)
 
     @classmethod
     async def append(cls, message_id: int, text: str) -> None:
@@ -117,7 +126,7 @@ class LiveSink:
         await self.layer.group_send(conversation_group(start.conversation_id), {"type": "chat.event", "event": event})
 
     async def started(self, start: TurnStart) -> None:
-        await ReplyBuffer.append(start.assistant_message_id, "")
+        await ReplyBuffer.begin(start.assistant_message_id)
 
     async def delta(self, start: TurnStart, offset: int, end: int, text: str) -> None:
         # Buffer first: a socket that joins between the two steps reads it, then drops the overlap by offset.

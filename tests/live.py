@@ -74,6 +74,7 @@ class DaphneServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"daphne exited: {self.log_path.read_text()[-3000:]}")
             try:
                 with urlopen(f"{self.url}/healthz", timeout=1) as response:
@@ -81,6 +82,7 @@ class DaphneServer:
                         return self
             except OSError:
                 time.sleep(0.1)
+        self.stop()  # never leave a half-started daphne behind
         raise RuntimeError(f"daphne did not start: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:

@@ -160,14 +160,23 @@ STORAGES = {
 
 # --- Redis: channel layer, Celery broker, cache -----------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Every Redis key of this installation starts with this (channel layer, cache, reply buffers): two installations,
+# or two test runs, can share one Redis without seeing each other's messages.
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="officeai")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", default="officeai:ws")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:ws"},
         }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -245,3 +254,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Secrets at rest ----------------------------------------------------------------------------------------------
 # Fernet keys, newest first. Empty: derived from SECRET_KEY (production requires explicit keys).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- Slack --------------------------------------------------------------------------------------------------------
+# The Web API base URL: a local fake Slack in tests and staging (docs/slack.md).
+SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", default="https://slack.com/api/")
+# every minute: events whose enqueue was lost (broker down at commit) are queued again
+CELERY_BEAT_SCHEDULE["slack-stranded-events"] = {"task": "chat.tasks.slack_stranded_requeue_task", "schedule": 60.0}

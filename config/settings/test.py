@@ -1,5 +1,12 @@
 """Tests: fast hasher, locmem email. DATABASE_URL/REDIS_URL from the environment select Postgres/Redis (CI)."""
 
+import os
+import uuid
+
+# One prefix per test run, inherited by the daphne processes the tests start: concurrent runs sharing a Redis
+# (developers, CI) never read each other's reply buffers, groups or cache keys.
+os.environ.setdefault("REDIS_KEY_PREFIX", f"officeai-test-{uuid.uuid4().hex[:8]}")
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -22,3 +29,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the busy timeout instead of "database table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
     (BASE_DIR / "var").mkdir(exist_ok=True)
+
+# daphne started by tests serves static files from the source folders (no collectstatic needed; DEBUG is off).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -54,12 +54,19 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 # --- The chat app served by a real daphne process, with the test upstream behind it --------------------------------
-@pytest.fixture
-def server(transactional_db: None) -> Iterator[DaphneServer]:
+@pytest.fixture(scope="module")
+def server(django_db_setup: None) -> Iterator[DaphneServer]:
     """daphne serving the app against the test database (websockets need ASGI; live_server is WSGI). With
-    REDIS_URL (CI) the channel layer is Redis, else the in-memory layer inside this one process."""
-    with DaphneServer(redis_url=os.environ.get("REDIS_URL")) as daphne:
-        yield daphne
+    REDIS_URL (CI) the channel layer is Redis, else the in-memory layer inside that one process.
+
+    One process per test module (starting one costs seconds); tests stay independent all the same: each is
+    ``django_db(transaction=True)``, so its rows are committed for daphne to see and flushed after it, and each gets
+    its own browser context and its own upstream."""
+    daphne = DaphneServer(redis_url=os.environ.get("REDIS_URL"))
+    try:
+        yield daphne.start()
+    finally:
+        daphne.stop()  # also when start() failed: no daphne is left running
 
 
 def sign_in(page: Page, server: DaphneServer, user: User) -> None:

@@ -3,7 +3,6 @@ stop, regenerate, refresh mid-stream, edit-and-resend, the notice banner (live),
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import polib
@@ -14,6 +13,7 @@ from chat.models import Conversation, Message, ModelVersion, Notice, NoticeAckno
 from chat.services import notice_save
 from tenants.models import User
 from tests.browser.conftest import sign_in
+from tests.conftest import wait_for
 from tests.live import DaphneServer
 from tests.upstream import server as up
 
@@ -56,7 +56,7 @@ def wait_for_words(answer: Locator, count: int) -> None:
 def test_send_streams_and_completes_with_model_label_and_sidebar_entry(
     page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
 ) -> None:
-    upstream.script("gpt-4o", up.stream_tokens(80, rate=30))
+    upstream.script("gpt-4o", up.stream_tokens(100, rate=30))
     sign_in(page, server, user_a)
 
     send(page, "Tell me   about streaming")
@@ -75,7 +75,7 @@ def test_send_streams_and_completes_with_model_label_and_sidebar_entry(
     assert len(second.split()) >= len(first.split()) + 10
 
     expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
-    expect(answer.get_by_test_id("message-body")).to_have_text(words(80).strip())
+    expect(answer.get_by_test_id("message-body")).to_have_text(words(100).strip())
     expect(answer.get_by_test_id("model-label")).to_have_text(gpt4o.label)
     expect(answer.get_by_test_id("status-badge")).to_have_count(0)
 
@@ -88,4 +88,283 @@ def test_send_streams_and_completes_with_model_label_and_sidebar_entry(
     expect(page.locator("#chat-title")).to_have_text("Tell me about streaming")
     expect(page).to_have_url(f"{server.url}/c/{conversation.pk}/")
     saved = Message.objects.get(conversation=conversation, role=Message.Role.ASSISTANT)
-    assert (saved.status, saved.content, saved.model_label) == (Message.Status.OK, words(80), gpt4o.label)
+    assert (saved.status, saved.content, saved.model_label) == (Message.Status.OK, words(100), gpt4o.label)
+
+
+def test_stop_keeps_the_partial_answer_marked_stopped_also_after_reload(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.stream_tokens(300, rate=30))
+    sign_in(page, server, user_a)
+    send(page, "A long answer, please")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    wait_for_words(answer, 10)
+
+    page.get_by_test_id("stop").click()
+    expect(answer).to_have_attribute("data-status", "stopped", timeout=SLOW)
+    expect(answer.get_by_test_id("status-badge")).to_have_attribute("data-status", "stopped")
+    expect(page.get_by_test_id("stop")).to_be_hidden()
+    shown = answer.get_by_test_id("message-body").inner_text()
+
+    saved = Message.objects.get(role=Message.Role.ASSISTANT, conversation__user=user_a)
+    assert saved.status == Message.Status.STOPPED
+    count = len(saved.content.split())
+    assert 10 <= count < 300
+    assert saved.content == words(count)  # the partial text, no gaps or duplicates
+    assert shown == saved.content.strip()  # what the person still sees is what was saved
+    # Stopping ends the model call too (no tokens are paid for after the stop).
+    assert upstream.wait_for(lambda: upstream.requests_to("gpt-4o")[-1].disconnected, timeout=5)
+
+    page.reload()
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "stopped")
+    expect(answer.get_by_test_id("status-badge")).to_have_attribute("data-status", "stopped")
+    expect(answer.get_by_test_id("message-body")).to_have_text(saved.content.strip())
+    expect(answer.get_by_test_id("model-label")).to_have_text(gpt4o.label)
+
+
+def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.normal("The first answer."), up.stream_tokens(60, rate=30))
+    sign_in(page, server, user_a)
+    send(page, "Answer twice")
+    expect(answers(page).last).to_have_attribute("data-status", "ok", timeout=SLOW)
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("The first answer.")
+
+    page.get_by_test_id("regenerate").click()
+    new = answers(page).last
+    expect(new).to_have_attribute("data-status", "streaming")
+    wait_for_words(new, 3)
+    first = stream_text(new)
+    wait_for_words(new, len(first.split()) + 5)
+    assert stream_text(new).startswith(first)
+    expect(new).to_have_attribute("data-status", "ok", timeout=SLOW)
+    expect(new.get_by_test_id("message-body")).to_have_text(words(60).strip())
+
+    def check_previous_answer_collapsed() -> None:
+        expect(answers(page)).to_have_count(1)  # only the new answer is in the main flow
+        expect(user_messages(page)).to_have_count(1)
+        previous = page.locator("#message-list > details.superseded")
+        expect(previous).to_have_count(1)
+        expect(previous).not_to_have_attribute("open", "")
+        expect(previous.locator("summary")).to_have_text(f"Previous answer · {gpt4o.label}")
+        old = previous.get_by_test_id("message")
+        expect(old.get_by_test_id("message-body")).to_have_text("The first answer.")
+        expect(old.get_by_test_id("message-body")).to_be_hidden()  # collapsed
+        previous.locator("summary").click()
+        expect(old.get_by_test_id("message-body")).to_be_visible()
+        expect(old.get_by_test_id("regenerate")).to_have_count(0)  # actions only on the last answer
+        expect(answers(page).last.get_by_test_id("regenerate")).to_be_visible()
+
+    check_previous_answer_collapsed()
+    page.reload()  # the same from the server
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text(words(60).strip())
+    check_previous_answer_collapsed()
+
+    rows = list(Message.objects.filter(role=Message.Role.ASSISTANT).order_by("pk"))
+    assert [(m.content, m.superseded, m.status) for m in rows] == [
+        ("The first answer.", True, Message.Status.OK),
+        (words(60), False, Message.Status.OK),
+    ]
+    requests = upstream.requests_to("gpt-4o")
+    assert len(requests) == 2
+    assert requests[1].json["messages"][-1] == {"role": "user", "content": "Answer twice"}
+
+
+# Records the streaming answer's text every time it changes, so the text the person saw stream in can be compared
+# with the saved answer after the finished HTML has replaced it.
+RECORD_STREAM = """
+window.__streamed = null;
+new MutationObserver(() => {
+  const element = document.querySelector("#message-list .stream-text");
+  if (element) window.__streamed = element.textContent;
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def test_refresh_mid_stream_continues_without_gaps_or_duplicates(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.stream_tokens(240, rate=40))
+    sign_in(page, server, user_a)
+    send(page, "Keep going while I reload")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    # Reload once the partial text has been checkpointed: the reloaded page starts from the saved text and the
+    # socket must bring exactly the rest (which has moved on since the checkpoint).
+    message = Message.objects.get(pk=int(answer.get_attribute("data-message-id") or 0))
+    assert wait_for(lambda: Message.objects.filter(pk=message.pk).exclude(content="").exists(), timeout=10)
+    before = stream_text(answer)
+
+    page.add_init_script(RECORD_STREAM)
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    # After the reload the text so far is there at once and keeps growing.
+    wait_for_words(answer, len(before.split()) + 1)
+    first = stream_text(answer)
+    assert first.startswith(before)
+    wait_for_words(answer, len(first.split()) + 20)
+    second = stream_text(answer)
+    assert second.startswith(first)
+    assert answer.get_attribute("data-status") == "streaming"
+
+    expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
+    saved = Message.objects.get(pk=message.pk)
+    assert saved.status == Message.Status.OK
+    assert saved.content == words(240)
+    assert page.evaluate("window.__streamed") == saved.content  # exactly what streamed in after the reload
+    expect(answer.get_by_test_id("message-body")).to_have_text(saved.content.strip())
+    assert len(upstream.requests_to("gpt-4o")) == 1  # the reload did not start another reply
+
+
+def test_edit_and_resend_the_last_user_message(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.normal("About cats."), up.normal("About dogs."))
+    sign_in(page, server, user_a)
+    send(page, "Tell me about cats")
+    expect(answers(page).last).to_have_attribute("data-status", "ok", timeout=SLOW)
+
+    user_message = user_messages(page).last
+    user_message.get_by_test_id("edit-last").click()
+    editor = page.get_by_test_id("edit-input")
+    expect(editor).to_have_value("Tell me about cats")
+    expect(editor).to_be_focused()
+    editor.fill("Tell me about dogs instead")
+    page.get_by_test_id("edit-save").click()
+
+    expect(editor).to_have_count(0)
+    expect(user_messages(page)).to_have_count(1)
+    expect(user_message.get_by_test_id("message-body")).to_have_text("Tell me about dogs instead")
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("About dogs.", timeout=SLOW)
+    expect(answers(page).last).to_have_attribute("data-status", "ok")
+    expect(page.locator("#message-list > details.superseded").get_by_test_id("message-body")).to_have_text(
+        "About cats."
+    )
+
+    assert upstream.requests_to("gpt-4o")[-1].json["messages"][-1]["content"] == "Tell me about dogs instead"
+    assert list(Message.objects.filter(role=Message.Role.USER).values_list("content", flat=True)) == [
+        "Tell me about dogs instead"
+    ]
+    page.reload()
+    expect(user_messages(page).last.get_by_test_id("message-body")).to_have_text("Tell me about dogs instead")
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("About dogs.")
+
+
+def test_notice_banner_acknowledged_then_updated_live_from_the_admin(
+    browser: Browser, page: Page, server: DaphneServer, user_a: User, operator: User, gpt4o: ModelVersion
+) -> None:
+    notice = notice_save(
+        notice=Notice(web_text_en="Confidential data belongs **here**, not in Slack.", web_text_ja="機密はここへ。")
+    )
+    sign_in(page, server, user_a)
+    banner = page.get_by_test_id("notice-banner")
+    expect(banner).to_be_visible()
+    expect(page.get_by_test_id("notice-text")).to_have_text("Confidential data belongs here, not in Slack.")
+    expect(page.get_by_test_id("notice-text").locator("strong")).to_have_text("here")
+
+    page.get_by_test_id("notice-ack").click()
+    expect(banner).to_be_hidden()
+    acks = NoticeAcknowledgement.objects.filter(user=user_a, notice=notice)
+    assert wait_for(lambda: acks.filter(version=1).exists())  # stored by daphne on the notice.ack frame
+    assert list(acks.values_list("version", flat=True)) == [1]
+    page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+
+    # An operator edits the English text in the admin console, in another browser.
+    context = browser.new_context(locale="en-US")
+    try:
+        admin = context.new_page()
+        admin.set_default_timeout(15_000)
+        sign_in(admin, server, operator)
+        admin.goto(f"{server.url}/admin/chat/notice/{notice.pk}/change/")
+        admin.locator("textarea[name=web_text_en]").fill("From today: confidential data only in Office AI.")
+        admin.locator("input[name=_save]").click()
+        expect(admin).to_have_url(f"{server.url}/admin/chat/notice/")
+    finally:
+        context.close()
+
+    expect(banner).to_be_visible()  # the new version asks to be read again
+    expect(page.get_by_test_id("notice-text")).to_have_text("From today: confidential data only in Office AI.")
+    expect(page.get_by_test_id("notice-ack")).to_have_attribute("data-version", "2")
+    assert page.evaluate("window.__sameDocument") is True
+    notice.refresh_from_db()
+    assert (notice.version, notice.web_text_ja) == (2, "機密はここへ。")
+
+    page.get_by_test_id("notice-ack").click()
+    expect(banner).to_be_hidden()
+    assert wait_for(lambda: acks.filter(version=2).exists())  # stored by daphne on the notice.ack frame
+    assert sorted(acks.values_list("version", flat=True)) == [1, 2]
+    page.reload()
+    expect(page.get_by_test_id("composer")).to_be_visible()
+    expect(banner).to_be_hidden()
+
+
+def ja(msgid: str) -> str:
+    """The Japanese translation of ``msgid`` in the committed catalogue."""
+    entry = polib.pofile(str(PO)).find(msgid)
+    assert entry is not None, msgid
+    assert entry.msgstr, msgid
+    return str(entry.msgstr)
+
+
+def test_language_switch_to_japanese_and_chat_still_works(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.normal("こんにちは。お手伝いします。"))
+    sign_in(page, server, user_a)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_test_id("composer")).to_have_attribute("placeholder", "Message Office AI…")
+
+    page.select_option("#lang-select", "ja")
+    expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
+    expect(page.get_by_test_id("composer")).to_have_attribute("placeholder", ja("Message Office AI…"))
+    expect(page.get_by_test_id("send")).to_have_attribute("aria-label", ja("Send message"))
+    expect(page.get_by_test_id("new-chat")).to_have_text(ja("New chat"))
+    expect(page.locator("#composer-hint")).to_have_text(
+        ja("Enter to send, Shift+Enter for a new line. Answers can be wrong: check what matters.")
+    )
+
+    send(page, "日本語で答えてください")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
+    expect(answer.get_by_test_id("message-body")).to_have_text("こんにちは。お手伝いします。")
+    expect(answer.get_by_test_id("model-label")).to_have_text(gpt4o.label)
+    # Strings built by chat.js come translated too.
+    expect(answer.get_by_test_id("regenerate")).to_have_attribute("aria-label", ja("Regenerate this answer"))
+    assert upstream.requests_to("gpt-4o")[-1].json["messages"][-1]["content"] == "日本語で答えてください"
+
+
+def test_enter_confirming_a_japanese_ime_conversion_does_not_send(
+    page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    sign_in(page, server, user_a)
+    composer = page.get_by_test_id("composer")
+    composer.focus()
+    client = page.context.new_cdp_session(page)
+    # What Chromium does for Japanese input: a composition, Enter (keyCode 229) to confirm it, then the commit.
+    client.send("Input.imeSetComposition", {"text": "にほんご", "selectionStart": 4, "selectionEnd": 4})
+    expect(composer).to_have_value("にほんご")
+    enter = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 229, "nativeVirtualKeyCode": 229}
+    client.send("Input.dispatchKeyEvent", {"type": "keyDown", **enter})
+    client.send("Input.dispatchKeyEvent", {"type": "keyUp", **enter})
+    client.send("Input.insertText", {"text": "日本語"})
+    expect(composer).to_have_value("日本語")
+    expect(user_messages(page)).to_have_count(0)
+    assert upstream.requests_to("gpt-4o") == []
+    assert not Message.objects.exists()
+
+    # A real Enter now sends. (Had the IME Enter sent, its frame would have reached the server first.)
+    page.keyboard.press("Enter")
+    expect(user_messages(page)).to_have_count(1)
+    expect(user_messages(page).first.get_by_test_id("message-body")).to_have_text("日本語")
+    expect(answers(page).last).to_have_attribute("data-status", "ok", timeout=SLOW)
+    expect(composer).to_have_value("")
+    requests = upstream.requests_to("gpt-4o")
+    assert len(requests) == 1
+    assert requests[0].json["messages"][-1]["content"] == "日本語"
+    assert list(Message.objects.filter(role=Message.Role.USER).values_list("content", flat=True)) == ["日本語"]

@@ -27,6 +27,7 @@ from chat.models import (
     ModelVersionDeployment,
     Notice,
     ProviderKind,
+    SlackWorkspace,
 )
 from chat.services import deployment_check, deployment_check_and_record, deployment_check_record, notice_save
 from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
@@ -242,3 +243,142 @@ class NoticeAdmin(TenantScopedAdmin[Notice]):
         if not is_operator(request):
             obj.tenant_id = request.user.tenant_id  # type: ignore[union-attr]
         notice_save(notice=obj)
+
+
+# --- Slack ----------------------------------------------------------------------------------------------------------
+class SlackWorkspaceForm(forms.ModelForm[SlackWorkspace]):
+    """Secrets are write-only (empty keeps them); the bot token is checked live with ``auth.test`` on save, which
+    also fills in the bot's user id and name."""
+
+    SECRETS = ("signing_secret", "bot_token")
+
+    signing_secret = forms.CharField(
+        label=_("signing secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Basic Information → App Credentials. Stored encrypted. Leave empty to keep the current one."),
+    )
+    bot_token = forms.CharField(
+        label=_("bot token"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("OAuth & Permissions → Bot User OAuth Token (xoxb-…). Stored encrypted. Leave empty to keep it."),
+    )
+
+    class Meta:
+        model = SlackWorkspace
+        fields = [
+            "tenant",
+            "slug",
+            "team_id",
+            "app_id",
+            "signing_secret",
+            "bot_token",
+            "model_version",
+            "enabled",
+            "include_thread_context",
+            "notice_language",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stored = {name: getattr(self.instance, name) if self.instance.pk else "" for name in self.SECRETS}
+        for name, value in self._stored.items():
+            if value and name in self.fields:
+                self.fields[name].help_text = gettext("Stored encrypted (%(fp)s). Leave empty to keep it.") % {
+                    "fp": fingerprint(value)
+                }
+
+    def _secret(self, name: str) -> str:
+        return str(self.cleaned_data.get(name) or self._stored[name] or "")
+
+    def clean_signing_secret(self) -> str:
+        return self._secret("signing_secret")
+
+    def clean_bot_token(self) -> str:
+        return self._secret("bot_token")
+
+    def clean(self) -> dict[str, Any]:
+        from chat.selectors import model_version_list
+        from chat.slack.client import bot_identity
+
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        if cleaned.get("enabled"):
+            # A new entry may be saved disabled without credentials, to get its Request URL and manifest first.
+            for name in ("app_id", "signing_secret", "bot_token"):
+                if not cleaned.get(name):
+                    self.add_error(name, gettext("Required to enable the workspace."))
+            if self.errors:
+                return cleaned
+        elif not cleaned.get("bot_token"):
+            return cleaned
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        version = cleaned.get("model_version")
+        if version is not None and tenant is not None and not model_version_list(tenant=tenant).filter(pk=version.pk):
+            self.add_error("model_version", gettext("This model is not available for the company."))
+            return cleaned
+        identity = bot_identity(token=cleaned["bot_token"])
+        if not identity.ok:
+            self.add_error(
+                "bot_token", gettext("Slack refused the bot token (auth.test: %(error)s).") % {"error": identity.error}
+            )
+            return cleaned
+        if identity.team_id and cleaned.get("team_id") and identity.team_id != cleaned["team_id"]:
+            self.add_error(
+                "team_id",
+                gettext("The bot token belongs to Slack workspace %(actual)s, not %(expected)s.")
+                % {"actual": identity.team_id, "expected": cleaned["team_id"]},
+            )
+            return cleaned
+        self.instance.bot_user_id = identity.user_id
+        self.instance.bot_id = identity.bot_id
+        self.instance.bot_name = identity.name
+        return cleaned
+
+
+@admin.register(SlackWorkspace)
+class SlackWorkspaceAdmin(TenantScopedAdmin[SlackWorkspace]):
+    """Operators manage every company's Slack app; tenant admins only their own. Changes are audited (secrets as
+    fingerprints). The change page shows the Request URL and the app manifest to paste into Slack."""
+
+    form = SlackWorkspaceForm
+    change_form_template = "admin/chat/slackworkspace/change_form.html"
+    list_display = ["slug", "tenant", "team_id", "bot_name", "enabled", "include_thread_context", "notice_language"]
+    list_filter = ["tenant", "enabled"]
+    search_fields = ["slug", "team_id", "app_id"]
+    readonly_fields = ["bot_user_id", "bot_name", "signing_secret_fingerprint", "bot_token_fingerprint"]
+
+    @admin.display(description=_("signing secret"))
+    def signing_secret_fingerprint(self, obj: SlackWorkspace) -> str:
+        return fingerprint(obj.signing_secret or "") or "—"
+
+    @admin.display(description=_("bot token"))
+    def bot_token_fingerprint(self, obj: SlackWorkspace) -> str:
+        return fingerprint(obj.bot_token or "") or "—"
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "model_version" and field is not None and not is_operator(request):
+            from chat.selectors import model_version_list
+
+            field.queryset = model_version_list(tenant=request.user.tenant)  # type: ignore[union-attr]
+        return field
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        from chat.slack.manifest import app_manifest_json, request_url
+
+        workspace = self.get_object(request, object_id)  # 404 for another tenant's row
+        if workspace is not None:
+            url = request_url(base_url=f"https://{request.get_host()}", workspace=workspace)
+            extra_context = {
+                **(extra_context or {}),
+                "slack_request_url": url,
+                "slack_manifest": app_manifest_json(workspace=workspace, events_url=url),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)

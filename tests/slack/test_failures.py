@@ -1,0 +1,97 @@
+"""Slack being slow or down: 429s waited out, failures retried, then kept for ``slack_reprocess``; the model is
+called at most once per event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from chat.models import Message, SlackEvent, SlackWorkspace
+from chat.slack.context import FOOTER_SEPARATOR
+from chat.tasks import slack_event_process_task
+from tests.conftest import wait_for
+from tests.slack.conftest import BOT_A, SECRET_A, deliver, envelope, mention
+from tests.slack.fake_slack import Failure, FakeSlack
+from tests.upstream import server as up
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def stored(workspace: SlackWorkspace, fake: FakeSlack, text: str) -> tuple[SlackEvent, dict[str, Any]]:
+    """An event as the endpoint stores it, without enqueueing it (the test runs the task itself)."""
+    message = fake.add_message("C1", user="UALICE", text=f"<@{BOT_A}> {text}")
+    payload = envelope(workspace, mention(message))
+    event = SlackEvent.objects.create(
+        tenant=workspace.tenant,
+        workspace=workspace,
+        event_id=payload["event_id"],
+        event_type="app_mention",
+        payload=payload["event"],
+    )
+    return event, message
+
+
+def test_rate_limited_slack_is_retried_after_retry_after(
+    celery_worker: object | None, workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    fake_slack.fail("chat.postMessage", Failure(retry_after=1))
+    message = fake_slack.add_message("C1", user="UALICE", text=f"<@{BOT_A}> hi")
+    assert deliver(Client(), "alpha", envelope(workspace_a, mention(message)), secret=SECRET_A).status_code == 200
+    assert wait_for(lambda: SlackEvent.objects.filter(status=SlackEvent.Status.DONE).exists(), 20)
+    posts = fake_slack.calls_to("chat.postMessage")
+    assert [c.status for c in posts] == [429, 200]
+    assert len(fake_slack.bot_messages("C1", message["ts"])) == 1
+
+
+def test_slack_down_before_the_model_is_retried_then_kept_and_reprocessed(
+    celery_worker: object | None, workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    event, message = stored(workspace_a, fake_slack, "hello")
+    fake_slack.fail("users.info", *[Failure(status=500)] * 8)
+    slack_event_process_task.apply(args=(event.pk,))
+    event.refresh_from_db()
+    assert event.status == SlackEvent.Status.FAILED
+    assert event.attempts == 4  # the first try and three retries
+    assert "500" in event.error or "slack" in event.error
+    assert upstream.requests_to("gpt-4o") == []
+    assert Message.objects.count() == 0
+
+    fake_slack.failures.clear()
+    call_command("slack_reprocess")
+    assert wait_for(lambda: SlackEvent.objects.get(pk=event.pk).status == SlackEvent.Status.DONE, 20)
+    assert len(upstream.requests_to("gpt-4o")) == 1
+    assert len(fake_slack.bot_messages("C1", message["ts"])) == 1
+
+
+def test_answer_that_slack_did_not_take_is_reposted_without_a_second_model_call(
+    celery_worker: object | None, workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    upstream.script("gpt-4o", up.normal("The saved answer."))
+    event, message = stored(workspace_a, fake_slack, "hello")
+    fake_slack.fail("chat.update", Failure(error="internal_error"))
+    slack_event_process_task.apply(args=(event.pk,))
+    event.refresh_from_db()
+    assert event.status == SlackEvent.Status.FAILED
+    assert "internal_error" in event.error
+    assert event.reply_message is not None
+    assert event.reply_message.content == "The saved answer."
+    assert fake_slack.bot_messages("C1", message["ts"])[0]["text"] == "_Thinking…_"
+
+    call_command("slack_reprocess")
+    assert wait_for(lambda: SlackEvent.objects.get(pk=event.pk).status == SlackEvent.Status.DONE, 20)
+    replies = fake_slack.bot_messages("C1", message["ts"])
+    assert len(replies) == 1
+    assert replies[0]["text"].split(FOOTER_SEPARATOR)[0] == "The saved answer."
+    assert len(upstream.requests_to("gpt-4o")) == 1
+
+
+def test_a_processed_event_is_never_processed_again(
+    workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    event, _ = stored(workspace_a, fake_slack, "hello")
+    assert slack_event_process_task.apply(args=(event.pk,)).get() == "done"
+    assert slack_event_process_task.apply(args=(event.pk,)).get() == "skipped"
+    assert len(upstream.requests_to("gpt-4o")) == 1

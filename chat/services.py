@@ -88,7 +88,7 @@ class TurnStart:
     deployments: dict[int, dict[str, str]]
 
 
-def _title_from(text: str) -> str:
+def title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
 
@@ -136,7 +136,9 @@ def _history(conversation: Conversation) -> list[Message]:
     return keep
 
 
-def _resolve_model(*, tenant: Tenant, conversation: Conversation, model_version_id: object | None) -> ModelVersion:
+def model_version_resolve(
+    *, tenant: Tenant, conversation: Conversation, model_version_id: object | None
+) -> ModelVersion:
     try:
         if model_version_id not in (None, ""):
             return model_version_get(tenant=tenant, model_version_id=int(model_version_id))  # type: ignore[call-overload]
@@ -154,9 +156,17 @@ def _resolve_model(*, tenant: Tenant, conversation: Conversation, model_version_
     return default
 
 
-def _begin(
-    *, tenant: Tenant, conversation: Conversation, model_version: ModelVersion, user_message: Message, user: User | None
+def turn_begin(
+    *,
+    tenant: Tenant,
+    conversation: Conversation,
+    model_version: ModelVersion,
+    user_message: Message,
+    user: User | None,
+    history: list[Message] | None = None,
 ) -> TurnStart:
+    """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
+    ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack)."""
     if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
     loaded = model_version_with_deployments(model_version_id=model_version.pk)
@@ -164,7 +174,9 @@ def _begin(
     if not deployments:
         raise ChatRefused("model_unavailable", gettext("That model has no working deployment right now."))
     spec = model_spec(model_version, deployments=deployments)
-    prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=_history(conversation), spec=spec)
+    if history is None:
+        history = _history(conversation)
+    prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=spec)
     assistant = Message.objects.create(
         tenant=tenant,
         conversation=conversation,
@@ -196,7 +208,7 @@ def _begin(
     )
 
 
-def _lock(conversation: Conversation) -> Conversation:
+def conversation_lock(conversation: Conversation) -> Conversation:
     # One turn at a time per conversation, across processes: the row lock serialises the busy check.
     return Conversation.objects.select_for_update().get(pk=conversation.pk)
 
@@ -222,22 +234,24 @@ def chat_turn_start(
                 % {"max": f"{MAX_SYSTEM_PROMPT:,}"},
             )
         conversation = Conversation.objects.create(
-            tenant=tenant, user=user, title=_title_from(text), system_prompt=prompt
+            tenant=tenant, user=user, title=title_from(text), system_prompt=prompt
         )
     else:
         try:
-            conversation = _lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
+            conversation = conversation_lock(
+                conversation_get(tenant=tenant, user=user, conversation_id=conversation_id)
+            )
         except Http404:
             raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
-    model_version = _resolve_model(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    model_version = model_version_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
     if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
     user_message = Message.objects.create(
         tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text
     )
     if not conversation.title:
-        conversation.title = _title_from(text)
-    return _begin(
+        conversation.title = title_from(text)
+    return turn_begin(
         tenant=tenant, conversation=conversation, model_version=model_version, user_message=user_message, user=user
     )
 
@@ -254,7 +268,7 @@ def chat_turn_retry(
     """Regenerate (``new_text`` None) or edit-and-resend the last user message. Earlier answers to it stay in the
     history, marked superseded."""
     try:
-        conversation = _lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
+        conversation = conversation_lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
     except Http404:
         raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
     if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
@@ -266,8 +280,8 @@ def chat_turn_retry(
         last_user.content = validate_text(new_text)
         last_user.save(update_fields=["content", "updated_at"])
     conversation.messages.filter(pk__gt=last_user.pk, role=Message.Role.ASSISTANT).update(superseded=True)
-    model_version = _resolve_model(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
-    return _begin(
+    model_version = model_version_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    return turn_begin(
         tenant=tenant, conversation=conversation, model_version=model_version, user_message=last_user, user=user
     )
 
@@ -407,7 +421,7 @@ def conversation_configure(
             )
         conversation.system_prompt = system_prompt.strip()
     if model_version_id not in (None, ""):
-        conversation.model_version = _resolve_model(
+        conversation.model_version = model_version_resolve(
             tenant=tenant, conversation=conversation, model_version_id=model_version_id
         )
     conversation.save(update_fields=["system_prompt", "model_version", "updated_at"])

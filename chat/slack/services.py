@@ -27,11 +27,10 @@ from chat.selectors import notice_current
 from chat.services import (
     ChatRefused,
     TurnStart,
-    _begin,
-    _lock,
-    _resolve_model,
-    _title_from,
-    build_prompt,
+    conversation_lock,
+    model_version_resolve,
+    title_from,
+    turn_begin,
     validate_text,
 )
 from chat.slack.client import slack_client
@@ -229,24 +228,26 @@ def slack_turn_start(
     conversation, _created = Conversation.objects.get_or_create(
         tenant=tenant,
         slack_key=slack_key(workspace=workspace, channel=channel, thread_ts=thread_ts),
-        defaults={"source": Conversation.Source.SLACK, "user": user, "title": _title_from(text)},
+        defaults={"source": Conversation.Source.SLACK, "user": user, "title": title_from(text)},
     )
-    conversation = _lock(conversation)
-    model_version = _resolve_model(
+    conversation = conversation_lock(conversation)
+    model_version = model_version_resolve(
         tenant=tenant, conversation=conversation, model_version_id=workspace.model_version_id
     )
     user_message = Message.objects.create(
         tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text, slack_ts=message_ts
     )
-    start = _begin(
-        tenant=tenant, conversation=conversation, model_version=model_version, user_message=user_message, user=user
-    )
     # The thread, not the stored history, is the context (other people's messages, the bot's replies as posted).
-    history = [Message(role=turn.role, content=turn.content) for turn in turns]
-    prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=start.spec)
-    Message.objects.filter(pk=start.assistant_message_id).update(context_trimmed=trimmed)
+    start = turn_begin(
+        tenant=tenant,
+        conversation=conversation,
+        model_version=model_version,
+        user_message=user_message,
+        user=user,
+        history=[Message(role=turn.role, content=turn.content) for turn in turns],
+    )
     SlackEvent.objects.filter(pk=event.pk).update(reply_message_id=start.assistant_message_id)
-    return replace(start, prompt=prompt, context_trimmed=trimmed, user_email=start.user_email or user_email)
+    return replace(start, user_email=start.user_email or user_email)
 
 
 def _claim(*, event_pk: int) -> SlackEvent | None:

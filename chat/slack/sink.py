@@ -112,7 +112,9 @@ class SlackSink:
                 self._fail(exc)
         self._last_update = time.monotonic()
         if self.placeholder_ts:
-            await database_sync_to_async(_record_ts)(message_id=start.assistant_message_id, ts=self.placeholder_ts)
+            await database_sync_to_async(_record_ts)(
+                tenant_id=start.tenant_id, message_id=start.assistant_message_id, ts=self.placeholder_ts
+            )
 
     async def delta(self, start: TurnStart, offset: int, end: int, text: str) -> None:
         self._parts.append(text)
@@ -153,5 +155,5 @@ class SlackSink:
         logger.warning("slack post failed in %s: %s", self.channel, self.error)
 
 
-def _record_ts(*, message_id: int, ts: str) -> None:
-    Message.objects.filter(pk=message_id).update(slack_ts=ts)
+def _record_ts(*, tenant_id: int, message_id: int, ts: str) -> None:
+    Message.objects.filter(tenant_id=tenant_id, pk=message_id).update(slack_ts=ts)

@@ -33,14 +33,42 @@ from chat.services import deployment_check, deployment_check_and_record, deploym
 from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 
 
-class DeploymentForm(forms.ModelForm[Deployment]):
-    api_key = forms.CharField(
-        label=_("API key"),
+def secret_input(label: Any, help_text: Any) -> forms.CharField:
+    """A write-only secret: never rendered back; empty on save keeps the stored value (see SecretFormMixin)."""
+    return forms.CharField(
+        label=label,
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Stored encrypted. Leave empty to keep the current key."),
+        help_text=help_text,
     )
+
+
+class SecretFormMixin(forms.ModelForm):
+    """Fields named in ``SECRETS`` show only a fingerprint of the stored value and keep it when left empty."""
+
+    SECRETS: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stored = {name: getattr(self.instance, name) if self.instance.pk else "" for name in self.SECRETS}
+        for name, value in self._stored.items():
+            if value and name in self.fields:
+                self.fields[name].help_text = gettext("Stored encrypted (%(fp)s). Leave empty to keep it.") % {
+                    "fp": fingerprint(value)
+                }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for name in self.SECRETS:
+            if name in cleaned and not cleaned[name]:
+                cleaned[name] = self._stored[name] or ""
+        return cleaned
+
+
+class DeploymentForm(SecretFormMixin, forms.ModelForm[Deployment]):
+    SECRETS = ("api_key",)
+    api_key = secret_input(_("API key"), _("Stored encrypted. Leave empty to keep the current key."))
 
     class Meta:
         model = Deployment
@@ -61,15 +89,7 @@ class DeploymentForm(forms.ModelForm[Deployment]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._stored_key = self.instance.api_key if self.instance.pk else ""
-        if self._stored_key:
-            self.fields["api_key"].help_text = gettext("Stored encrypted (%(fp)s). Leave empty to keep it.") % {
-                "fp": fingerprint(self._stored_key)
-            }
         self.check_result: Any = None
-
-    def clean_api_key(self) -> str:
-        return self.cleaned_data["api_key"] or self._stored_key
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -246,25 +266,19 @@ class NoticeAdmin(TenantScopedAdmin[Notice]):
 
 
 # --- Slack ----------------------------------------------------------------------------------------------------------
-class SlackWorkspaceForm(forms.ModelForm[SlackWorkspace]):
+class SlackWorkspaceForm(SecretFormMixin, forms.ModelForm[SlackWorkspace]):
     """Secrets are write-only (empty keeps them); the bot token is checked live with ``auth.test`` on save, which
     also fills in the bot's user id and name."""
 
     SECRETS = ("signing_secret", "bot_token")
 
-    signing_secret = forms.CharField(
-        label=_("signing secret"),
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Basic Information → App Credentials. Stored encrypted. Leave empty to keep the current one."),
+    signing_secret = secret_input(
+        _("signing secret"),
+        _("Basic Information → App Credentials. Stored encrypted. Leave empty to keep the current one."),
     )
-    bot_token = forms.CharField(
-        label=_("bot token"),
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("OAuth & Permissions → Bot User OAuth Token (xoxb-…). Stored encrypted. Leave empty to keep it."),
+    bot_token = secret_input(
+        _("bot token"),
+        _("OAuth & Permissions → Bot User OAuth Token (xoxb-…). Stored encrypted. Leave empty to keep it."),
     )
 
     class Meta:
@@ -281,24 +295,6 @@ class SlackWorkspaceForm(forms.ModelForm[SlackWorkspace]):
             "include_thread_context",
             "notice_language",
         ]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._stored = {name: getattr(self.instance, name) if self.instance.pk else "" for name in self.SECRETS}
-        for name, value in self._stored.items():
-            if value and name in self.fields:
-                self.fields[name].help_text = gettext("Stored encrypted (%(fp)s). Leave empty to keep it.") % {
-                    "fp": fingerprint(value)
-                }
-
-    def _secret(self, name: str) -> str:
-        return str(self.cleaned_data.get(name) or self._stored[name] or "")
-
-    def clean_signing_secret(self) -> str:
-        return self._secret("signing_secret")
-
-    def clean_bot_token(self) -> str:
-        return self._secret("bot_token")
 
     def clean(self) -> dict[str, Any]:
         from chat.selectors import model_version_list

@@ -288,14 +288,16 @@ def _download(body: str, conversation: Conversation, ext: str, content_type: str
 @require_GET
 def export_markdown(request: AuthedRequest, conversation_id: int) -> HttpResponse:
     conversation, messages = _export_rows(request, conversation_id)
-    lines = [f"# {conversation.title or _('Conversation')}", ""]
-    lines.append(f"_{_('Exported')} {timezone.localtime():%Y-%m-%d %H:%M} · {request.user.email}_")
+    untitled, exported, system_prompt = _("Conversation"), _("Exported"), _("System prompt")
+    you, assistant = _("You"), _("Assistant")
+    lines = ["# " + (conversation.title or untitled), ""]
+    lines.append(f"_{exported} {timezone.localtime():%Y-%m-%d %H:%M} · {request.user.email}_")
     if conversation.system_prompt:
-        lines += ["", f"**{_('System prompt')}:**", "", conversation.system_prompt]
+        lines += ["", f"**{system_prompt}:**", "", conversation.system_prompt]
     for message in messages:
         if message.superseded:
             continue
-        who = _("You") if message.role == Message.Role.USER else f"{_('Assistant')} ({message.model_label})"
+        who = you if message.role == Message.Role.USER else f"{assistant} ({message.model_label})"
         lines += ["", f"## {who}", "", message.content]
         if message.status not in (Message.Status.OK, Message.Status.STREAMING):
             lines += ["", f"_({message.get_status_display()})_"]

@@ -3,12 +3,13 @@ answer. ``scope["tenant"]`` and a fresh ``scope["user"]`` come from tenants.asgi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
@@ -16,11 +17,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from chat import engine
-from chat.engine import LiveSink, ReplyBuffer, conversation_group, done_frame
+from chat import engine, relay
+from chat.engine import LiveSink, done_frame
+from chat.groups import GLOBAL_GROUP, tenant_group
 from chat.models import Message
+from chat.relay import Frame, db_async
 from chat.rendering import render_markdown, render_plain
-from chat.selectors import conversation_get, message_running, notice_current
+from chat.selectors import conversation_join_state, message_content, notice_current
 from chat.services import (
     MAX_SYSTEM_PROMPT,
     MAX_TEXT,
@@ -35,13 +38,6 @@ logger = logging.getLogger("officeai.ws")
 
 RATE_PER_SECOND = 10.0
 RATE_BURST = 20.0
-
-
-def tenant_group(tenant_id: int) -> str:
-    return f"tenant-{tenant_id}"
-
-
-GLOBAL_GROUP = "tenant-all"
 
 
 class FrameError(Exception):
@@ -76,6 +72,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.tenant = self.scope["tenant"]
         self.user = self.scope["user"]
         self.joined: set[int] = set()
+        self.hub = relay.hub()
+        self.watcher = relay.Watcher(self._send_text, self._read_text)
+        self._background: set[asyncio.Task[None]] = set()
         self.tokens = RATE_BURST
         self.refilled = time.monotonic()
         for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
@@ -95,10 +94,33 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Leaving never stops a reply: it belongs to the server (chat.engine).
         if not hasattr(self, "joined"):
             return
+        self.watcher.close()
+        for conversation_id in self.joined:
+            await self.hub.unwatch(conversation_id, self.watcher)
         for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
             await self.channel_layer.group_discard(group, self.channel_name)
-        for conversation_id in self.joined:
-            await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message (a thread hop each time). This consumer
+        # never touches the database on the loop: its calls run through db_async, which manages connections.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return relay.encode(content)
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _read_text(self, message_id: int) -> str | None:
+        """A reply's text for a resync: the reply buffer, else the saved message (the buffer has expired)."""
+        text = await self.hub.buffer_read(message_id)
+        if text is None:
+            text = await db_async(message_content)(tenant=self.tenant, message_id=message_id)
+        return text
 
     # --- frames in ------------------------------------------------------------------------------------------------
     def _allow_frame(self) -> bool:
@@ -159,7 +181,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_send(self, content: dict[str, Any]) -> None:
         request_id = _str(content, "request_id", optional=True, limit=64)
-        start = await database_sync_to_async(chat_turn_start)(
+        start = await db_async(chat_turn_start)(
             tenant=self.tenant,
             user=self.user,
             conversation_id=_int(content, "conversation_id", optional=True),
@@ -170,7 +192,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self._launch(start, request_id)
 
     async def on_regenerate(self, content: dict[str, Any]) -> None:
-        start = await database_sync_to_async(chat_turn_retry)(
+        start = await db_async(chat_turn_retry)(
             tenant=self.tenant,
             user=self.user,
             conversation_id=_int(content, "conversation_id"),
@@ -179,7 +201,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self._launch(start, _str(content, "request_id", optional=True, limit=64))
 
     async def on_edit(self, content: dict[str, Any]) -> None:
-        start = await database_sync_to_async(chat_turn_retry)(
+        start = await db_async(chat_turn_retry)(
             tenant=self.tenant,
             user=self.user,
             conversation_id=_int(content, "conversation_id"),
@@ -188,7 +210,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self._launch(start, _str(content, "request_id", optional=True, limit=64))
 
     async def _launch(self, start: TurnStart, request_id: str | None) -> None:
-        await self._join_group(start.conversation_id)
+        # The reply runs in this process, so local watching is enough to get every frame; the subscription for
+        # frames from other processes (a later reply started in another tab) is made without waiting for it.
+        self.watcher.ends[start.assistant_message_id] = 0
+        self._watch_soon(start.conversation_id)
         await self.send_json(
             {
                 "type": "chat.accepted",
@@ -220,48 +245,63 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             and after["end"] >= 0
         ):
             raise FrameError("bad_frame", _("“after” must be {message_id, end} or null."))
-        conversation = await database_sync_to_async(conversation_get)(
-            tenant=self.tenant, user=self.user, conversation_id=conversation_id
-        )
-        # Join first, then read: a delta sent in between arrives after the snapshot and is trimmed by offset.
-        await self._join_group(conversation.pk)
-        running = await database_sync_to_async(message_running)(tenant=self.tenant, conversation=conversation)
-        if after is not None and (running is None or running.pk != after["message_id"]):
-            await self._send_saved_done(conversation.pk, after["message_id"])
-        if running is not None:
-            text = await ReplyBuffer.read(running.pk)
-            if text is None:
-                text = running.content  # the buffer expired or this is another layer: the checkpoint
-            offset = after["end"] if after is not None and after["message_id"] == running.pk else 0
-            offset = min(offset, len(text))
-            await self.send_json(
-                {
-                    "type": "chat.snapshot",
-                    "conversation_id": conversation.pk,
-                    "message_id": running.pk,
-                    "offset": offset,
-                    "end": len(text),
-                    "text": text[offset:],
-                    "model": {"label": running.model_label},
-                }
-            )
+        assert conversation_id is not None
+        # Watch first, then read: a frame published in between is held, and then either covered by the snapshot
+        # (trimmed by offset) or sent after it. Held frames are dropped if the conversation is not the person's.
+        self.watcher.pause()
+        try:
+            fresh = conversation_id not in self.joined
+            if fresh:
+                self.joined.add(conversation_id)
+                await self.hub.watch(conversation_id, self.watcher)
+            try:
+                state = await db_async(conversation_join_state)(
+                    tenant=self.tenant,
+                    user=self.user,
+                    conversation_id=conversation_id,
+                    after_message_id=after["message_id"] if after is not None else None,
+                )
+            except Http404:
+                if fresh:
+                    self.joined.discard(conversation_id)
+                    await self.hub.unwatch(conversation_id, self.watcher)
+                    self.watcher.purge(conversation_id)
+                raise
+            frames = []
+            if state.finished is not None:
+                frames.append(self._saved_done(state.finished))
+            running = state.running
+            if running is not None:
+                text = await self.hub.buffer_read(running.pk)
+                if text is None:
+                    text = running.content  # the buffer expired or this is another layer: what was saved
+                offset = after["end"] if after is not None and after["message_id"] == running.pk else 0
+                offset = min(offset, len(text))
+                self.watcher.ends[running.pk] = offset
+                frames.append(
+                    Frame(
+                        {
+                            "type": "chat.snapshot",
+                            "conversation_id": state.conversation_id,
+                            "message_id": running.pk,
+                            "offset": offset,
+                            "end": len(text),
+                            "text": text[offset:],
+                            "model": {"label": running.model_label},
+                        }
+                    )
+                )
+            for frame in reversed(frames):
+                self.watcher.push_front(frame)
+        finally:
+            self.watcher.resume()
 
-    async def _send_saved_done(self, conversation_id: int, message_id: int) -> None:
+    def _saved_done(self, message: Message) -> Frame:
         """A joiner that missed the end of a reply gets its ``chat.done`` from the saved message."""
-
-        def load() -> Message | None:
-            return (
-                Message.objects.filter(tenant=self.tenant, conversation_id=conversation_id, pk=message_id)
-                .exclude(status=Message.Status.STREAMING)
-                .first()
-            )
-
-        message = await database_sync_to_async(load)()
-        if message is None:
-            return
-        await self.send_json(
+        self.watcher.ends.pop(message.pk, None)
+        return Frame(
             done_frame(
-                conversation_id=conversation_id,
+                conversation_id=message.conversation_id,
                 message_id=message.pk,
                 status=message.status,
                 end=len(message.content),
@@ -277,32 +317,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = _int(content, "conversation_id")
         if conversation_id in self.joined:
             self.joined.discard(conversation_id)
-            await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+            await self.hub.unwatch(conversation_id, self.watcher)
 
     async def on_stop(self, content: dict[str, Any]) -> None:
-        conversation = await database_sync_to_async(conversation_get)(
-            tenant=self.tenant, user=self.user, conversation_id=_int(content, "conversation_id")
+        state = await db_async(conversation_join_state)(
+            tenant=self.tenant, user=self.user, conversation_id=_int(content, "conversation_id"), after_message_id=None
         )
-        running = await database_sync_to_async(message_running)(tenant=self.tenant, conversation=conversation)
-        if running is not None:
-            await engine.request_stop(running.pk)
+        if state.running is not None:
+            await engine.request_stop(state.running.pk)
 
     async def on_notice_ack(self, content: dict[str, Any]) -> None:
         version = _int(content, "version")
-        notice = await database_sync_to_async(notice_current)(tenant=self.tenant)
+        notice = await db_async(notice_current)(tenant=self.tenant)
         if notice is None or notice.version != version:
             raise FrameError("not_found", _("That notice has changed; read the new one."))
-        await database_sync_to_async(notice_acknowledge)(user=self.user, notice=notice)
+        await db_async(notice_acknowledge)(user=self.user, notice=notice)
 
     # --- frames out -----------------------------------------------------------------------------------------------
-    async def _join_group(self, conversation_id: int) -> None:
+    def _watch_soon(self, conversation_id: int) -> None:
         if conversation_id not in self.joined:
             self.joined.add(conversation_id)
-            await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
-
-    async def chat_event(self, message: dict[str, Any]) -> None:
-        """A running reply's frame (chat.delta / chat.done) for a conversation this socket watches."""
-        await self.send_json(message["event"])
+            task = asyncio.get_running_loop().create_task(self.hub.watch(conversation_id, self.watcher))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def tenant_event(self, message: dict[str, Any]) -> None:
         """A tenant-wide event (e.g. ``notice.updated``) sent to ``tenant-<id>`` by a service on commit."""
@@ -312,9 +349,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """A notice changed somewhere: send this person their effective notice (language and ack are theirs)."""
         from chat.views import notice_payload
 
-        payload = await database_sync_to_async(notice_payload)(
-            tenant=self.tenant, user=self.user, language=self._language()
-        )
+        payload = await db_async(notice_payload)(tenant=self.tenant, user=self.user, language=self._language())
         await self.send_json({"type": "notice.updated", "notice": payload})
 
     async def send_error(self, code: str, message: str, request_id: str | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
@@ -90,6 +92,38 @@ def message_list(*, tenant: Tenant, conversation: Conversation) -> QuerySet[Mess
 
 def message_running(*, tenant: Tenant, conversation: Conversation) -> Message | None:
     return message_list(tenant=tenant, conversation=conversation).filter(status=Message.Status.STREAMING).last()
+
+
+@dataclass(frozen=True)
+class JoinState:
+    """What a socket needs to watch a conversation: the running reply, and the saved end of one it followed."""
+
+    conversation_id: int
+    running: Message | None
+    finished: Message | None  # the reply the socket followed (``after``), if it has ended since
+
+
+def conversation_join_state(
+    *, tenant: Tenant, user: User, conversation_id: object, after_message_id: int | None
+) -> JoinState:
+    """One database hop for ``chat.join``: the conversation (404 if not the person's), its running reply, and the
+    reply the socket was following if that one has finished."""
+    conversation = conversation_get(tenant=tenant, user=user, conversation_id=conversation_id)
+    wanted = Q(status=Message.Status.STREAMING, role=Message.Role.ASSISTANT)
+    if after_message_id is not None:
+        wanted |= Q(pk=after_message_id)
+    rows = list(message_list(tenant=tenant, conversation=conversation).filter(wanted))
+    running = next((m for m in reversed(rows) if m.status == Message.Status.STREAMING), None)
+    finished = next(
+        (m for m in rows if m.pk == after_message_id and m.status != Message.Status.STREAMING and m != running),
+        None,
+    )
+    return JoinState(conversation_id=conversation.pk, running=running, finished=finished)
+
+
+def message_content(*, tenant: Tenant, message_id: int) -> str | None:
+    """A message's text as saved (the relay's fallback when the reply buffer has expired)."""
+    return Message.objects.filter(tenant=tenant, pk=message_id).values_list("content", flat=True).first()
 
 
 def message_get(*, tenant: Tenant, conversation: Conversation, message_id: object) -> Message:

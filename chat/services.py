@@ -14,6 +14,8 @@ from django.utils.translation import gettext
 
 from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
+from chat import relay
+from chat.groups import GLOBAL_GROUP, tenant_group
 from chat.llm import ConnectionTestResult, ModelSpec, estimate_messages_tokens, test_connection
 from chat.models import Conversation, Deployment, Message, ModelVersion, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
@@ -286,13 +288,6 @@ def chat_turn_retry(
     )
 
 
-def chat_reply_checkpoint(*, message_id: int, content: str) -> None:
-    """Persist the partial answer (a few writes per reply, never per token)."""
-    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        content=content, updated_at=timezone.now()
-    )
-
-
 @transaction.atomic
 def chat_reply_finalize(
     *,
@@ -359,8 +354,6 @@ def notice_save(*, notice: Notice) -> Notice:
 
 def _notice_broadcast(tenant_id: int | None) -> None:
     from channels.layers import get_channel_layer
-
-    from chat.consumers import GLOBAL_GROUP, tenant_group
 
     layer = get_channel_layer()
     if layer is None:
@@ -433,22 +426,32 @@ STALE_AFTER = timedelta(minutes=3)
 
 
 def chat_stale_replies_close(*, now: datetime | None = None) -> int:
-    """Close answers whose process died mid-reply (no checkpoint for STALE_AFTER): marked truncated with the text
-    they had, and audited, so no model call is left without its ``llm.chat`` entry."""
+    """Close answers whose process died mid-reply: started over STALE_AFTER ago and no heartbeat from a running
+    reply (chat.relay liveness keys). Marked truncated with the text the reply buffer still holds, and audited, so
+    no model call is left without its ``llm.chat`` entry."""
     cutoff = (now or timezone.now()) - STALE_AFTER
     closed = 0
-    for message in Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff).select_related(
-        "conversation"
-    ):
+    candidates = list(
+        Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff).select_related("conversation")
+    )
+    alive = relay.alive_sync([m.pk for m in candidates])
+    for message in candidates:
+        if message.pk in alive:
+            continue
+        partial = relay.buffer_read_sync(message.pk)
         with transaction.atomic():
             locked = Message.objects.select_for_update().filter(pk=message.pk, status=Message.Status.STREAMING).first()
             if locked is None:
                 continue
+            if partial is not None and len(partial) > len(locked.content):
+                locked.content = partial
             locked.status = Message.Status.TRUNCATED
             locked.error_code = "interrupted"
             locked.error_message = gettext("The answer was interrupted on the server. Regenerate it to try again.")
             locked.completed_at = timezone.now()
-            locked.save(update_fields=["status", "error_code", "error_message", "completed_at", "updated_at"])
+            locked.save(
+                update_fields=["content", "status", "error_code", "error_message", "completed_at", "updated_at"]
+            )
             conversation = message.conversation
             audit_llm_chat(
                 record=LLMCallRecord(

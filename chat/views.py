@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.models import Conversation, Message, ModelVersion
+from chat.relay import buffer_read_sync
 from chat.rendering import render_markdown, render_plain
 from chat.selectors import (
     conversation_get,
@@ -215,11 +216,13 @@ def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonRes
     conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
     messages = list(message_list(tenant=request.tenant, conversation=conversation))
     running = next((m for m in reversed(messages) if m.status == Message.Status.STREAMING), None)
+    if running is not None:
+        running.content = buffer_read_sync(running.pk) or running.content
     return JsonResponse(
         {
             "conversation": _conversation_json(conversation),
             "messages": [_message_json(m) for m in messages],
-            # The checkpointed text: the page joins the socket with this end and receives the rest.
+            # The text so far (reply buffer): the page shows it and joins the socket with this end for the rest.
             "running": {"message_id": running.pk, "end": len(running.content)} if running else None,
         }
     )

@@ -8,6 +8,7 @@ Slack failures never escape into the engine (the answer is saved and audited reg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -101,6 +102,7 @@ class SlackSink:
     posted: list[str] = field(default_factory=list)
     _parts: list[str] = field(default_factory=list)
     _last_update: float = 0.0
+    _updating: asyncio.Task[None] | None = None
 
     async def started(self, start: TurnStart) -> None:
         if not self.placeholder_ts:
@@ -116,23 +118,30 @@ class SlackSink:
                 tenant_id=start.tenant_id, message_id=start.assistant_message_id, ts=self.placeholder_ts
             )
 
-    async def delta(self, start: TurnStart, offset: int, end: int, text: str) -> None:
+    def delta(self, start: TurnStart, offset: int, end: int, text: str) -> None:
+        # Called on the engine's hot path: the HTTP update runs as its own task, one at a time.
         self._parts.append(text)
         if not self.placeholder_ts or time.monotonic() - self._last_update < self.interval:
+            return
+        if self._updating is not None and not self._updating.done():
             return
         self._last_update = time.monotonic()
         preview = to_mrkdwn("".join(self._parts))
         if len(preview) > MESSAGE_LIMIT:
             preview = "…" + preview[-MESSAGE_LIMIT:]
+        self._updating = asyncio.get_running_loop().create_task(self._update(preview + " …"))
+
+    async def _update(self, text: str) -> None:
         try:
-            await asyncio.to_thread(
-                self.client.chat_update, channel=self.channel, ts=self.placeholder_ts, text=preview + " …"
-            )
+            await asyncio.to_thread(self.client.chat_update, channel=self.channel, ts=self.placeholder_ts, text=text)
         except SLACK_ERRORS as exc:
             logger.warning("slack progress update failed: %s", slack_error_text(exc))  # the final post decides
         self._last_update = time.monotonic()
 
     async def done(self, start: TurnStart, outcome: ReplyOutcome, message_html: str) -> None:
+        if self._updating is not None:
+            with contextlib.suppress(Exception):
+                await self._updating  # the final text must not be overwritten by a late progress update
         try:
             self.posted = await asyncio.to_thread(
                 post_answer,

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from audit.models import AuditOutbox
-from chat.engine import ReplyBuffer
+from chat import relay
 from chat.models import Conversation, Message, ModelVersion
 from config.asgi import application
 from tenants.models import Tenant, User
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 async def _fresh_redis_connection() -> Any:
     yield
-    await ReplyBuffer.reset_connection()
+    await relay.reset()
 
 
 def headers(client: Client) -> list[tuple[bytes, bytes]]:

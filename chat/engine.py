@@ -30,9 +30,16 @@ from chat.services import TurnStart, chat_reply_finalize
 
 logger = logging.getLogger("officeai.chat")
 
-# After the first token (sent at once), deltas are batched this long: the browser is not flooded, and the server
-# pays per frame, not per token.
-COALESCE_SECONDS = 0.04
+# After the first token (sent at once), deltas are batched for a window: the browser is not flooded, and the server
+# pays per frame, not per token. The window grows with the replies this process runs (1 ms each), so its total
+# frame rate stays near FRAMES_PER_SECOND under load instead of growing with the number of replies.
+COALESCE_MIN = 0.04
+COALESCE_MAX = 0.25
+FRAMES_PER_SECOND = 1000
+
+
+def coalesce_window(running: int) -> float:
+    return min(COALESCE_MAX, max(COALESCE_MIN, running / FRAMES_PER_SECOND))
 
 
 class ReplySink(Protocol):
@@ -163,7 +170,7 @@ class ReplyRun:
                     if self._sent == 0 and self._timer is None:
                         self.flush()  # the first token goes out at once
                     elif self._timer is None:
-                        self._timer = loop.call_later(COALESCE_SECONDS, self.flush)
+                        self._timer = loop.call_later(coalesce_window(self.hub.replies), self.flush)
             finally:
                 with contextlib.suppress(Exception):
                     await events.aclose()  # closes the upstream HTTP response, also on cancel

@@ -510,6 +510,11 @@ class ReplyHub:
         if self.redis is not None and self._ready is None:
             self.loop.create_task(self.start())  # stop requests from other processes must reach this one
 
+    @property
+    def replies(self) -> int:
+        """How many replies run on this loop (the engine widens its coalescing window with it)."""
+        return len(self._running)
+
     def running(self, message_id: int) -> asyncio.Task[Any] | None:
         return self._running.get(message_id)
 

@@ -42,9 +42,9 @@ def model_version_get(*, tenant: Tenant, model_version_id: int) -> ModelVersion:
 
 
 def model_version_default(*, tenant: Tenant) -> ModelVersion | None:
+    """The tenant's default version, else the first usable one (one query: every new conversation asks)."""
     usable = model_version_list(tenant=tenant)
-    default = usable.filter(modelversionaccess__tenant=tenant, modelversionaccess__is_default=True).first()
-    return default or usable.first()
+    return usable.order_by(F("modelversionaccess__is_default").desc(), "family", "-version").first()
 
 
 def model_version_with_deployments(*, model_version_id: int) -> ModelVersion:
@@ -53,6 +53,41 @@ def model_version_with_deployments(*, model_version_id: int) -> ModelVersion:
     return ModelVersion.objects.prefetch_related(
         Prefetch("modelversiondeployment_set", queryset=links.order_by("priority", "pk"), to_attr="serving")
     ).get(pk=model_version_id)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    version: ModelVersion
+    deployments: list[Deployment]  # enabled, primary first
+    is_default: bool
+
+
+def models_served(*, tenant: Tenant) -> list[ServedModel]:
+    """Every version ``tenant`` may use now with its enabled deployments, the tenant's default first, in one query
+    (a turn resolves its model and deployments from this). Same rules as ``model_version_list``."""
+    links = (
+        ModelVersionDeployment.objects.filter(
+            deployment__enabled=True,
+            model_version__modelversionaccess__tenant=tenant,
+            model_version__status__in=USABLE_STATUSES,
+        )
+        .annotate(is_default=F("model_version__modelversionaccess__is_default"))
+        .select_related("deployment", "model_version")
+        .order_by("-is_default", "model_version__family", "-model_version__version", "priority", "pk")
+    )
+    served: dict[int, ServedModel] = {}
+    for link in links:
+        entry = served.get(link.model_version_id)
+        if entry is None:
+            entry = served[link.model_version_id] = ServedModel(link.model_version, [], bool(link.is_default))
+        entry.deployments.append(link.deployment)
+    return list(served.values())
+
+
+def deployments_serving(*, model_version_id: int) -> list[Deployment]:
+    """The enabled deployments of a version in priority order (one query: the turn's hot path)."""
+    links = ModelVersionDeployment.objects.filter(model_version_id=model_version_id, deployment__enabled=True)
+    return [link.deployment for link in links.select_related("deployment").order_by("priority", "pk")]
 
 
 def model_access_list(*, tenant: Tenant) -> QuerySet[ModelVersionAccess]:

@@ -20,10 +20,10 @@ from chat.llm import ConnectionTestResult, ModelSpec, estimate_messages_tokens, 
 from chat.models import Conversation, Deployment, Message, ModelVersion, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
 from chat.selectors import (
+    ServedModel,
     conversation_get,
-    model_version_default,
-    model_version_get,
-    model_version_with_deployments,
+    deployments_serving,
+    models_served,
 )
 from chat.specs import deployment_snapshot, deployment_spec, model_spec
 from tenants.models import Tenant, User
@@ -141,21 +141,30 @@ def _history(conversation: Conversation) -> list[Message]:
 def model_version_resolve(
     *, tenant: Tenant, conversation: Conversation, model_version_id: object | None
 ) -> ModelVersion:
-    try:
-        if model_version_id not in (None, ""):
-            return model_version_get(tenant=tenant, model_version_id=int(model_version_id))  # type: ignore[call-overload]
-        if conversation.model_version_id:
-            return model_version_get(tenant=tenant, model_version_id=conversation.model_version_id)
-    except (Http404, ValueError, TypeError):
-        raise ChatRefused(
-            "model_unavailable", gettext("That model is not available for your company. Choose another one.")
-        ) from None
-    default = model_version_default(tenant=tenant)
-    if default is None:
+    return model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id).version
+
+
+def model_resolve(*, tenant: Tenant, conversation: Conversation, model_version_id: object | None) -> ServedModel:
+    """The version a turn uses (asked for, else the conversation's, else the tenant's default) and its deployments,
+    from one query. Unknown, retired, forbidden and undeployed versions are refused alike."""
+    served = models_served(tenant=tenant)
+    wanted = model_version_id if model_version_id not in (None, "") else conversation.model_version_id
+    if wanted is not None:
+        try:
+            wanted_id = int(wanted)  # type: ignore[call-overload]
+        except (ValueError, TypeError):
+            wanted_id = None
+        match = next((m for m in served if m.version.pk == wanted_id), None)
+        if match is None:
+            raise ChatRefused(
+                "model_unavailable", gettext("That model is not available for your company. Choose another one.")
+            )
+        return match
+    if not served:
         raise ChatRefused(
             "model_unavailable", gettext("No model is available for your company yet. Ask your administrator.")
         )
-    return default
+    return served[0]
 
 
 def turn_begin(
@@ -166,18 +175,24 @@ def turn_begin(
     user_message: Message,
     user: User | None,
     history: list[Message] | None = None,
+    conversation_saved: bool = False,
+    deployments: list[Deployment] | None = None,
 ) -> TurnStart:
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
-    ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack)."""
-    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+    ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
+    ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
+    ``deployments``: the version's enabled deployments, when the caller has them (``model_resolve``)."""
+    streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
+    if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
-    loaded = model_version_with_deployments(model_version_id=model_version.pk)
-    deployments = [link.deployment for link in loaded.serving]  # type: ignore[attr-defined]
+    if deployments is None:
+        deployments = deployments_serving(model_version_id=model_version.pk)
     if not deployments:
         raise ChatRefused("model_unavailable", gettext("That model has no working deployment right now."))
     spec = model_spec(model_version, deployments=deployments)
     if history is None:
-        history = _history(conversation)
+        # A new conversation's history is its first message: no query for it.
+        history = [user_message] if conversation_saved else _history(conversation)
     prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=spec)
     assistant = Message.objects.create(
         tenant=tenant,
@@ -188,9 +203,9 @@ def turn_begin(
         model_label=model_version.label,
         context_trimmed=trimmed,
     )
-    if conversation.model_version_id != model_version.pk:
+    if not conversation_saved:
         conversation.model_version = model_version
-    conversation.save(update_fields=["model_version", "title", "updated_at"])
+        conversation.save(update_fields=["model_version", "title", "updated_at"])
     return TurnStart(
         tenant_id=tenant.pk,
         user_id=user.pk if user else None,
@@ -235,9 +250,7 @@ def chat_turn_start(
                 gettext("The system prompt is too long; the limit is %(max)s characters.")
                 % {"max": f"{MAX_SYSTEM_PROMPT:,}"},
             )
-        conversation = Conversation.objects.create(
-            tenant=tenant, user=user, title=title_from(text), system_prompt=prompt
-        )
+        conversation = Conversation(tenant=tenant, user=user, title=title_from(text), system_prompt=prompt)
     else:
         try:
             conversation = conversation_lock(
@@ -245,8 +258,13 @@ def chat_turn_start(
             )
         except Http404:
             raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
-    model_version = model_version_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
-    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+    served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    model_version = served.version
+    created = conversation.pk is None
+    if created:
+        conversation.model_version = model_version
+        conversation.save(force_insert=True)  # one write: created with its model, nothing to update after
+    elif Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
     user_message = Message.objects.create(
         tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text
@@ -254,7 +272,13 @@ def chat_turn_start(
     if not conversation.title:
         conversation.title = title_from(text)
     return turn_begin(
-        tenant=tenant, conversation=conversation, model_version=model_version, user_message=user_message, user=user
+        tenant=tenant,
+        conversation=conversation,
+        model_version=model_version,
+        user_message=user_message,
+        user=user,
+        conversation_saved=created,
+        deployments=served.deployments,
     )
 
 
@@ -282,9 +306,14 @@ def chat_turn_retry(
         last_user.content = validate_text(new_text)
         last_user.save(update_fields=["content", "updated_at"])
     conversation.messages.filter(pk__gt=last_user.pk, role=Message.Role.ASSISTANT).update(superseded=True)
-    model_version = model_version_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
+    served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
     return turn_begin(
-        tenant=tenant, conversation=conversation, model_version=model_version, user_message=last_user, user=user
+        tenant=tenant,
+        conversation=conversation,
+        model_version=served.version,
+        user_message=last_user,
+        user=user,
+        deployments=served.deployments,
     )
 
 

@@ -75,6 +75,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.hub = relay.hub()
         self.watcher = relay.Watcher(self._send_text, self._read_text)
         self._background: set[asyncio.Task[None]] = set()
+        self.language = self._language()  # the cookie and headers of a socket do not change
         self.tokens = RATE_BURST
         self.refilled = time.monotonic()
         for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
@@ -149,7 +150,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         request_id = content.get("request_id") if isinstance(content.get("request_id"), str) else None
         try:
-            with translation.override(self._language()):
+            with translation.override(self.language):
                 await self.receive_json(content)
         except FrameError as exc:
             await self.send_error(exc.code, exc.message, request_id)
@@ -349,7 +350,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """A notice changed somewhere: send this person their effective notice (language and ack are theirs)."""
         from chat.views import notice_payload
 
-        payload = await db_async(notice_payload)(tenant=self.tenant, user=self.user, language=self._language())
+        payload = await db_async(notice_payload)(tenant=self.tenant, user=self.user, language=self.language)
         await self.send_json({"type": "notice.updated", "notice": payload})
 
     async def send_error(self, code: str, message: str, request_id: str | None = None) -> None:

@@ -181,7 +181,8 @@ def turn_begin(
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
     ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
     ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
-    ``deployments``: the version's enabled deployments, when the caller has them (``model_resolve``)."""
+    ``deployments``: the version's enabled deployments, when the caller has them (``model_resolve``).
+    An unsaved ``user_message`` is inserted together with the answer."""
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
     if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
@@ -192,9 +193,11 @@ def turn_begin(
     spec = model_spec(model_version, deployments=deployments)
     if history is None:
         # A new conversation's history is its first message: no query for it.
-        history = [user_message] if conversation_saved else _history(conversation)
+        history = [] if conversation_saved else _history(conversation)
+        if user_message.pk is None:
+            history.append(user_message)  # inserted below, with the answer
     prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=spec)
-    assistant = Message.objects.create(
+    assistant = Message(
         tenant=tenant,
         conversation=conversation,
         role=Message.Role.ASSISTANT,
@@ -203,6 +206,10 @@ def turn_begin(
         model_label=model_version.label,
         context_trimmed=trimmed,
     )
+    if user_message.pk is None:
+        Message.objects.bulk_create([user_message, assistant])  # one statement for both (PostgreSQL returns ids)
+    else:
+        assistant.save(force_insert=True)
     if not conversation_saved:
         conversation.model_version = model_version
         conversation.save(update_fields=["model_version", "title", "updated_at"])
@@ -266,9 +273,7 @@ def chat_turn_start(
         conversation.save(force_insert=True)  # one write: created with its model, nothing to update after
     elif Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
-    user_message = Message.objects.create(
-        tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text
-    )
+    user_message = Message(tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text)
     if not conversation.title:
         conversation.title = title_from(text)
     return turn_begin(

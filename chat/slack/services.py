@@ -28,7 +28,7 @@ from chat.services import (
     ChatRefused,
     TurnStart,
     conversation_lock,
-    model_version_resolve,
+    model_resolve,
     title_from,
     turn_begin,
     validate_text,
@@ -231,9 +231,7 @@ def slack_turn_start(
         defaults={"source": Conversation.Source.SLACK, "user": user, "title": title_from(text)},
     )
     conversation = conversation_lock(conversation)
-    model_version = model_version_resolve(
-        tenant=tenant, conversation=conversation, model_version_id=workspace.model_version_id
-    )
+    served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=workspace.model_version_id)
     user_message = Message.objects.create(
         tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text, slack_ts=message_ts
     )
@@ -241,10 +239,11 @@ def slack_turn_start(
     start = turn_begin(
         tenant=tenant,
         conversation=conversation,
-        model_version=model_version,
+        model_version=served.version,
         user_message=user_message,
         user=user,
         history=[Message(role=turn.role, content=turn.content) for turn in turns],
+        deployments=served.deployments,
     )
     SlackEvent.objects.filter(pk=event.pk).update(reply_message_id=start.assistant_message_id)
     return replace(start, user_email=start.user_email or user_email)

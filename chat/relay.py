@@ -48,11 +48,8 @@ _R = TypeVar("_R")
 
 def db_async(func: Callable[_P, _R]) -> Callable[_P, Awaitable[_R]]:
     """Database work from the event loop, on the default executor's threads: not asgiref's single thread-sensitive
-    executor, on which every socket and reply of the process would queue behind each other.
-
-    Connections are closed (returned to the pool) *inside* the call. Channels' ``database_sync_to_async`` closes
-    them outside the copied context the call ran in, where Django's context-local connection is not visible: with
-    ``thread_sensitive=False`` that leaks one pooled connection per long-lived task (a socket, a reply)."""
+    executor, on which every socket and reply of the process would queue behind each other. The connection is
+    closed inside the call, so it goes back to the pool (Django's psycopg pool on PostgreSQL) at once."""
 
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         close_old_connections()

@@ -38,6 +38,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (daphne, Celery eager) write at once in the embedded mode; wait rather than fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Without a pool, CONN_MAX_AGE = 0 opens a PostgreSQL session for every database_sync_to_async call. With
+    # Django's psycopg pool each call borrows a connection and returns it when the call closes it (CONN_MAX_AGE
+    # must stay 0). Borrowers in one daphne process: the one thread every consumer's thread-sensitive call shares,
+    # one thread per HTTP request in flight, the loop's default executor (min(32, CPUs + 4) threads) and eager
+    # Celery. Ten covers that on a few CPUs; more borrowers wait (pool timeout 30 s) rather than crowd PostgreSQL.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+    }
 
 # --- Applications -----------------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -164,12 +174,26 @@ REDIS_URL = env("REDIS_URL", default="")
 # or two test runs, can share one Redis without seeing each other's messages.
 REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="officeai")
 if REDIS_URL:
+    # Read timeout well above channels_redis's 5 s BZPOPMIN: redis-py 8's 5 s default races it (channels_redis#422).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:ws"},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,  # TCP keepalive finds a vanished Redis host between commands
+                        "health_check_interval": 30,  # PING a pooled connection idle this long before reusing it
+                    }
+                ],
+                "prefix": f"{REDIS_KEY_PREFIX}:ws",
+            },
         }
     }
+    # The cache sends only request/response commands (no blocking reads), so redis-py's 5 s read timeout cannot
+    # race anything here: it stays a fail-fast bound. Same for the Celery broker below (kombu's BRPOP waits 1 s).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

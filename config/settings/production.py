@@ -1,30 +1,22 @@
 """Production: every secret and address must come from the environment; missing ones stop the start."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, REDIS_KEY_PREFIX, env
+from .base import CHANNEL_LAYERS, DATABASES, env
 
 DEBUG = False
 # env(...) without a default raises ImproperlyConfigured: the process refuses to start.
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES["default"] = env.db("DATABASE_URL")
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # ASGI: no persistent connections
+# Required. base.py has already built DATABASES (with the psycopg pool), CHANNEL_LAYERS and CACHES from these
+# variables; reading them here only makes a missing one stop the start.
+env.db("DATABASE_URL")
 REDIS_URL = env("REDIS_URL")
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}:ws"},
-    }
-}
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": REDIS_KEY_PREFIX,
-    }
-}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = False
+
+# The layer and the pool must be the production ones, not the embedded defaults.
+assert CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+assert DATABASES["default"]["CONN_MAX_AGE"] == 0
 
 OFFICE_AI_DEV_SIGNIN = False  # never, whatever the environment says
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")  # API keys and tokens at rest; required

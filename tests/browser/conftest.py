@@ -9,10 +9,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tenants.models import User
-from tests.chat.conftest import gpt4o, upstream  # the real HTTP fake of Azure OpenAI; tenant A's gpt-4o
+from tests.chat.conftest import gpt4o, o3mini, upstream  # the real HTTP fake of Azure OpenAI; A's gpt-4o; A+B o3-mini
 from tests.live import DaphneServer
 
-__all__ = ["gpt4o", "upstream"]  # fixtures shared with tests/chat
+__all__ = ["gpt4o", "o3mini", "upstream"]  # fixtures shared with tests/chat
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.

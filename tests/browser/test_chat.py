@@ -1,17 +1,27 @@
 """A person chats in real Chromium with the real app served by daphne and the test upstream behind it: streaming,
-stop, regenerate, refresh mid-stream, edit-and-resend, the notice banner (live), Japanese, IME-safe Enter."""
+stop, regenerate, refresh mid-stream (also while 30 other replies of two tenants stream), edit-and-resend, the notice
+banner (live), Japanese, IME-safe Enter."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
+import aiohttp
 import polib
 import pytest
+from django.test import Client
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from chat.models import Conversation, Message, ModelVersion, Notice, NoticeAcknowledgement
 from chat.services import notice_save
-from tenants.models import User
+from tenants.models import Tenant, User
 from tests.browser.conftest import sign_in
 from tests.conftest import wait_for
 from tests.live import DaphneServer
@@ -173,15 +183,67 @@ def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
     assert requests[1].json["messages"][-1] == {"role": "user", "content": "Answer twice"}
 
 
-# Records the streaming answer's text every time it changes, so the text the person saw stream in can be compared
-# with the saved answer after the finished HTML has replaced it.
+# Records the streaming answer's text every time it changes: the first text the page shows (before any socket frame
+# can arrive) and the last, so what streamed in can be compared with the saved answer after the finished HTML has
+# replaced it.
 RECORD_STREAM = """
+window.__firstShown = null;
 window.__streamed = null;
 new MutationObserver(() => {
   const element = document.querySelector("#message-list .stream-text");
-  if (element) window.__streamed = element.textContent;
+  if (!element) return;
+  if (window.__firstShown === null) window.__firstShown = element.textContent;
+  window.__streamed = element.textContent;
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
+RELOAD_AFTER_WORDS = 30  # words shown before the reload (about 0.75 s of a 40-words-a-second reply)
+
+
+def refresh_mid_stream(page: Page, *, tokens: int, reloaded: Callable[[], None] | None = None) -> Message:
+    """Sends, reloads the page while ``up.stream_tokens(tokens)`` streams, and checks the reloaded page: the text so
+    far is there at once (from the reply buffer, through the API) and the socket brings exactly the rest. Calls
+    ``reloaded`` once the reloaded page is streaming again. Returns the saved answer."""
+    send(page, "Keep going while I reload")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    message_id = int(answer.get_attribute("data-message-id") or 0)
+    wait_for_words(answer, RELOAD_AFTER_WORDS)
+    before = stream_text(answer)
+    # Nothing of the reply is in the database yet (no checkpoints): only the reply buffer holds the text so far.
+    running = Message.objects.get(pk=message_id)
+    assert (running.status, running.content) == (Message.Status.STREAMING, "")
+
+    page.add_init_script(RECORD_STREAM)
+    conversation_api = f"/api/conversations/{running.conversation_id}/"
+    with page.expect_response(lambda response: response.url.endswith(conversation_api)) as loaded:
+        page.reload()
+    data = loaded.value.json()
+    assert data["running"]["message_id"] == message_id
+    so_far = next(m["content"] for m in data["messages"] if m["id"] == message_id)
+    assert so_far.startswith(before)
+    assert data["running"]["end"] == len(so_far)
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    # After the reload the text so far is there at once and keeps growing.
+    assert page.evaluate("window.__firstShown") == so_far
+    wait_for_words(answer, len(so_far.split()) + 1)
+    first = stream_text(answer)
+    assert first.startswith(so_far)
+    wait_for_words(answer, len(first.split()) + 20)
+    second = stream_text(answer)
+    assert second.startswith(first)
+    assert answer.get_attribute("data-status") == "streaming"
+    if reloaded is not None:
+        reloaded()
+
+    expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
+    saved = Message.objects.get(pk=message_id)
+    assert saved.status == Message.Status.OK
+    assert saved.content == words(tokens)  # no word missing or twice
+    assert page.evaluate("window.__streamed") == saved.content  # exactly what streamed in after the reload
+    expect(answer.get_by_test_id("message-body")).to_have_text(saved.content.strip())
+    return saved
 
 
 def test_refresh_mid_stream_continues_without_gaps_or_duplicates(
@@ -189,36 +251,199 @@ def test_refresh_mid_stream_continues_without_gaps_or_duplicates(
 ) -> None:
     upstream.script("gpt-4o", up.stream_tokens(240, rate=40))
     sign_in(page, server, user_a)
-    send(page, "Keep going while I reload")
-    answer = answers(page).last
-    expect(answer).to_have_attribute("data-status", "streaming")
-    # Reload once the partial text has been checkpointed: the reloaded page starts from the saved text and the
-    # socket must bring exactly the rest (which has moved on since the checkpoint).
-    message = Message.objects.get(pk=int(answer.get_attribute("data-message-id") or 0))
-    assert wait_for(lambda: Message.objects.filter(pk=message.pk).exclude(content="").exists(), timeout=10)
-    before = stream_text(answer)
-
-    page.add_init_script(RECORD_STREAM)
-    page.reload()
-    expect(page.locator("body")).to_have_attribute("data-socket", "open")
-    answer = answers(page).last
-    expect(answer).to_have_attribute("data-status", "streaming")
-    # After the reload the text so far is there at once and keeps growing.
-    wait_for_words(answer, len(before.split()) + 1)
-    first = stream_text(answer)
-    assert first.startswith(before)
-    wait_for_words(answer, len(first.split()) + 20)
-    second = stream_text(answer)
-    assert second.startswith(first)
-    assert answer.get_attribute("data-status") == "streaming"
-
-    expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
-    saved = Message.objects.get(pk=message.pk)
-    assert saved.status == Message.Status.OK
-    assert saved.content == words(240)
-    assert page.evaluate("window.__streamed") == saved.content  # exactly what streamed in after the reload
-    expect(answer.get_by_test_id("message-body")).to_have_text(saved.content.strip())
+    refresh_mid_stream(page, tokens=240)
     assert len(upstream.requests_to("gpt-4o")) == 1  # the reload did not start another reply
+
+
+# --- Load: other people's replies streaming through the same daphne process -----------------------------------------
+LOAD_PER_TENANT = 15
+LOAD_TOKENS = [150 + i for i in range(2 * LOAD_PER_TENANT)]  # one length per reply: a reply mixed with another shows
+LOAD_RATE = 20  # tokens a second: each load reply lasts 7.5-9 s, the whole browser refresh
+LOAD_DEADLINE = 30.0  # seconds for everything the load clients do, from connecting to the last chat.done
+
+
+@dataclass
+class LoadReply:
+    """What one load socket saw: its reply rebuilt from the frames by the protocol's offsets, and every
+    conversation and message any frame named."""
+
+    tenant: str = ""
+    conversation_id: int = 0
+    message_id: int = 0
+    text: str = ""
+    end: int = 0
+    done_end: int = -1
+    status: str = ""
+    conversations_seen: set[int] = field(default_factory=set)
+    messages_seen: set[int] = field(default_factory=set)
+
+    def apply(self, frame: dict[str, Any]) -> None:
+        conversation = frame.get("conversation_id") or (frame.get("conversation") or {}).get("id")
+        message = frame.get("message_id") or frame.get("assistant_message_id")
+        if conversation is not None:
+            self.conversations_seen.add(conversation)
+        if message is not None:
+            self.messages_seen.add(message)
+        kind = frame["type"]
+        assert kind != "error", frame
+        if kind == "chat.accepted":
+            self.conversation_id, self.message_id = frame["conversation"]["id"], frame["assistant_message_id"]
+        elif kind in ("chat.snapshot", "chat.delta") and frame["message_id"] == self.message_id:
+            assert frame["offset"] <= self.end, f"gap: {self.end} then {frame}"
+            if frame["end"] > self.end:  # drop the overlap, or all of it when nothing is new
+                self.text += frame["text"][self.end - frame["offset"] :]
+                self.end = frame["end"]
+        elif kind == "chat.done" and frame["message_id"] == self.message_id:
+            self.status, self.done_end = frame["status"], frame["end"]
+
+
+class LoadSockets:
+    """Signed-in websocket clients (aiohttp, in a thread with its own event loop), one per session cookie. Each sends
+    ``chat.send`` on a new conversation and reads its socket until its ``chat.done``, all within ``LOAD_DEADLINE``.
+
+    ``with LoadSockets(...) as load:`` starts them; leaving the block cancels whatever still runs and joins the
+    thread, also when the test failed."""
+
+    def __init__(self, server: DaphneServer, cookies: list[str], *, model_version_id: int) -> None:
+        self.server = server
+        self.cookies = cookies
+        self.model_version_id = model_version_id
+        self.replies = [LoadReply() for _ in cookies]
+        self.failure: BaseException | None = None
+        self.all_streaming = threading.Event()
+        self._streaming = 0
+        self._loop = asyncio.new_event_loop()
+        self._main: asyncio.Task[None] | None = None
+        self._thread = threading.Thread(target=self._run, name="load-sockets", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._cancel)
+        self._thread.join(10)
+        if exc_type is None:  # else the test's own failure is the one to report
+            assert not self._thread.is_alive(), "load sockets did not stop"
+
+    def running(self) -> int:
+        """Load replies streaming now (started, not done)."""
+        return sum(1 for reply in self.replies if reply.end and not reply.status)
+
+    def finish(self) -> list[LoadReply]:
+        """Waits for every load reply to end (bounded by ``LOAD_DEADLINE``) and returns them."""
+        self._thread.join(LOAD_DEADLINE + 5)
+        assert not self._thread.is_alive(), "load sockets still running"
+        if self.failure is not None:
+            raise AssertionError(f"a load socket failed: {self.failure!r}") from self.failure
+        return self.replies
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._main = self._loop.create_task(self._all())
+        try:
+            self._loop.run_until_complete(self._main)
+        except BaseException as exc:  # reported by finish(), not as an unhandled thread exception
+            self.failure = exc
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def _cancel(self) -> None:
+        if self._main is not None:
+            self._main.cancel()
+
+    async def _all(self) -> None:
+        async with asyncio.timeout(LOAD_DEADLINE), aiohttp.ClientSession() as session, asyncio.TaskGroup() as tasks:
+            for index, (cookie, reply) in enumerate(zip(self.cookies, self.replies, strict=True)):
+                tasks.create_task(self._one(session, index, cookie, reply))
+
+    async def _one(self, session: aiohttp.ClientSession, index: int, cookie: str, reply: LoadReply) -> None:
+        headers = {"Origin": "http://127.0.0.1", "Cookie": f"sessionid={cookie}"}
+        async with session.ws_connect(self.server.ws_url, headers=headers) as ws:
+
+            async def receive() -> dict[str, Any]:
+                message = await ws.receive()
+                assert message.type == aiohttp.WSMsgType.TEXT, f"load socket {index}: {message}"
+                frame: dict[str, Any] = json.loads(message.data)
+                return frame
+
+            ready = await receive()
+            assert ready["type"] == "session.ready", ready
+            reply.tenant = ready["tenant"]
+            await ws.send_json(
+                {
+                    "type": "chat.send",
+                    "request_id": f"load-{index}",
+                    "conversation_id": None,
+                    "text": f"Load question {index}",
+                    "model_version_id": self.model_version_id,
+                }
+            )
+            while not reply.status:
+                streamed = bool(reply.end)
+                reply.apply(await receive())
+                if reply.end and not streamed:
+                    self._streaming += 1  # only this loop's thread counts
+                    if self._streaming == len(self.replies):
+                        self.all_streaming.set()
+
+
+def test_refresh_mid_stream_under_load_of_30_replies_in_two_tenants(
+    page: Page,
+    server: DaphneServer,
+    user_a: User,
+    client_a: Client,
+    client_b: Client,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    gpt4o: ModelVersion,
+    o3mini: ModelVersion,
+    upstream: up.UpstreamServer,
+) -> None:
+    """While the page streams a reply and is reloaded, 30 other replies stream through the same daphne process:
+    15 of other sockets of the same person (tenant A), 15 of a person in tenant B."""
+    upstream.script("gpt-4o", up.stream_tokens(300, rate=40))
+    upstream.script("o3-mini", *(up.stream_tokens(n, rate=LOAD_RATE) for n in LOAD_TOKENS))
+    sign_in(page, server, user_a)
+    cookies = [client.cookies["sessionid"].value for client in (client_a, client_b) for _ in range(LOAD_PER_TENANT)]
+    running_at_reload: list[int] = []
+
+    with LoadSockets(server, cookies, model_version_id=o3mini.pk) as load:
+        assert load.all_streaming.wait(15), f"load did not start: {load.failure!r}"
+        saved = refresh_mid_stream(page, tokens=300, reloaded=lambda: running_at_reload.append(load.running()))
+        replies = load.finish()
+
+    # The reload happened under the whole load, and the browser's reply came out whole (checked above).
+    assert running_at_reload == [len(LOAD_TOKENS)]
+    assert len(upstream.requests_to("gpt-4o")) == 1  # the reload did not start another reply
+    assert len(upstream.requests_to("o3-mini")) == len(LOAD_TOKENS)
+
+    # Every load socket rebuilt its reply exactly, and it is what was saved.
+    assert sorted(reply.tenant for reply in replies) == ["alpha"] * LOAD_PER_TENANT + ["beta"] * LOAD_PER_TENANT
+    messages = Message.objects.in_bulk([reply.message_id for reply in replies])
+    for reply in replies:
+        message = messages[reply.message_id]
+        assert (reply.status, message.status) == ("ok", Message.Status.OK)
+        assert reply.text == message.content == words(len(reply.text.split()))
+        assert reply.done_end == reply.end == len(message.content)
+        assert message.tenant_id == (tenant_a if reply.tenant == "alpha" else tenant_b).pk
+        assert (message.conversation_id, reply.conversations_seen) == (reply.conversation_id, {reply.conversation_id})
+        assert reply.messages_seen == {reply.message_id}  # no frame of anyone else's reply
+    assert sorted(len(reply.text.split()) for reply in replies) == LOAD_TOKENS  # each scripted reply once, unmixed
+
+    # Tenant isolation: no socket of tenant B ever got a frame about a tenant-A conversation or message.
+    a_conversations = set(Conversation.objects.filter(tenant=tenant_a).values_list("pk", flat=True))
+    a_messages = set(Message.objects.filter(tenant=tenant_a).values_list("pk", flat=True))
+    assert saved.conversation_id in a_conversations
+    assert len(a_conversations) == 1 + LOAD_PER_TENANT
+    for reply in replies:
+        if reply.tenant == "beta":
+            assert not reply.conversations_seen & a_conversations
+            assert not reply.messages_seen & a_messages
 
 
 def test_edit_and_resend_the_last_user_message(

@@ -238,6 +238,16 @@ async def run_reply(start: TurnStart, sink: ReplySink, **kwargs: Any) -> ReplyOu
     return await ReplyRun(start, sink, **kwargs).run()
 
 
+async def run_reply_detached(start: TurnStart, sink: ReplySink, **kwargs: Any) -> ReplyOutcome:
+    """``run_reply`` on an event loop that ends with it (a Celery task's ``async_to_sync``): the relay's writes
+    (liveness) reach Redis and its connections are closed before the loop goes."""
+    try:
+        return await run_reply(start, sink, **kwargs)
+    finally:
+        await relay.hub().drain()
+        await relay.reset()
+
+
 def launch(start: TurnStart, sink: ReplySink, **kwargs: Any) -> asyncio.Task[ReplyOutcome]:
     """Run the reply as a task of this process's loop, independent of the socket that asked for it."""
     task = asyncio.create_task(run_reply(start, sink, **kwargs), name=f"reply-{start.assistant_message_id}")

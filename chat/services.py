@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from chat.selectors import (
 )
 from chat.specs import deployment_snapshot, deployment_spec, model_spec
 from tenants.models import Tenant, User
+
+logger = logging.getLogger("officeai.chat")
 
 
 def deployment_check(*, deployment: Deployment, model_version: ModelVersion | None = None) -> ConnectionTestResult:
@@ -330,22 +333,30 @@ def chat_reply_finalize(
     channel: str = Channel.WEB,
     channel_detail: dict[str, Any] | None = None,
     client: dict[str, Any] | None = None,
-) -> Message:
-    """Save the answer and its ``llm.chat`` audit entry in one transaction."""
-    message = Message.objects.select_for_update().get(pk=start.assistant_message_id)
-    message.content = outcome.text
-    message.status = outcome.status
-    message.error_code = outcome.error.kind if outcome.error else ""
-    message.error_message = outcome.error.message if outcome.error else ""
-    message.usage = outcome.usage_dict()
-    message.completed_at = outcome.completed_at
-    message.save()
-    Conversation.objects.filter(pk=start.conversation_id).update(updated_at=timezone.now())
+) -> bool:
+    """Save the answer and its ``llm.chat`` audit entry in one transaction: one UPDATE for the answer (no read
+    first), one for the conversation, the outbox row. Returns whether this call saved the answer."""
+    now = timezone.now()
+    saved = Message.objects.filter(pk=start.assistant_message_id, status=Message.Status.STREAMING).update(
+        content=outcome.text,
+        status=outcome.status,
+        error_code=outcome.error.kind if outcome.error else "",
+        error_message=outcome.error.message if outcome.error else "",
+        usage=outcome.usage_dict(),
+        completed_at=outcome.completed_at,
+        updated_at=now,
+    )
+    if not saved and Message.objects.filter(pk=start.assistant_message_id).exists():
+        # The stale-reply sweep closed it (this process looked dead) and audited the call already.
+        logger.warning("reply %s was closed before it finished; its end is not saved", start.assistant_message_id)
+        return False
+    Conversation.objects.filter(pk=start.conversation_id).update(updated_at=now)
     deployment = start.deployments.get(outcome.deployment_id) if outcome.deployment_id else None
     audit_llm_chat(
         record=LLMCallRecord(
             tenant_id=start.tenant_id,
-            user=User.objects.filter(pk=start.user_id).first() if start.user_id else None,
+            # The actor as the turn read it (id and email are all the trail keeps): no query for it.
+            user=User(pk=start.user_id, email=start.user_email) if start.user_id else None,
             user_email=start.user_email,
             channel=channel,
             channel_detail=channel_detail or {},
@@ -367,7 +378,7 @@ def chat_reply_finalize(
             client=client or {},
         )
     )
-    return message
+    return True
 
 
 # --- Notices ------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from audit.models import Channel
-from chat.engine import run_reply
+from chat.engine import run_reply_detached
 from chat.models import Conversation, Message, SlackEvent, SlackWorkspace
 from chat.selectors import notice_current
 from chat.services import (
@@ -354,7 +354,7 @@ def _process(*, event: SlackEvent, workspace: SlackWorkspace) -> str:
         "slack_user_id": slack_user_id,
         "slack_user_email": speaker.email,
     }
-    async_to_sync(run_reply)(start, sink, channel=Channel.SLACK, channel_detail=detail, client={})
+    async_to_sync(run_reply_detached)(start, sink, channel=Channel.SLACK, channel_detail=detail, client={})
     if sink.error:
         # The answer is saved and audited; only Slack did not take it. slack_reprocess posts it again.
         _set_status(event_pk=event.pk, status=SlackEvent.Status.FAILED, error=sink.error)

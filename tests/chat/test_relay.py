@@ -9,6 +9,7 @@ import os
 import re
 import threading
 from collections import Counter
+from datetime import timedelta
 from typing import Any, cast
 
 import aiohttp
@@ -17,11 +18,15 @@ from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
+from django.utils import timezone
 
+from audit.models import AuditOutbox
 from chat import relay
 from chat.consumers import ChatConsumer
 from chat.models import Message, ModelVersion
+from chat.outcome import ReplyOutcome
 from chat.relay import Frame, Watcher
+from chat.services import chat_reply_finalize, chat_stale_replies_close, chat_turn_start
 from tenants.models import User
 from tests.chat.test_consumer import assemble, open_socket, saved, until
 from tests.live import DaphneServer
@@ -268,3 +273,49 @@ async def test_turns_reuse_pooled_connections(
     # channels.db.close_old_connections while a test waits on it; daphne does not).
     assert stats["pool_size"] - stats["pool_available"] <= 2
     await socket.disconnect()
+
+
+# --- Liveness and the stale-reply sweep -----------------------------------------------------------------------------
+async def test_the_stale_sweep_skips_live_replies_and_keeps_the_buffered_text_of_dead_ones(
+    user_a: User, user_b: User, gpt4o: ModelVersion, o3mini: ModelVersion
+) -> None:
+    starts = [
+        await relay.db_async(chat_turn_start)(tenant=user.tenant, user=user, conversation_id=None, text="hi")
+        for user in (user_a, user_b)
+    ]
+    hub = relay.hub()
+    for start, text in zip(starts, ("Alpha's partial", "Beta's partial"), strict=True):
+        hub.buffer_begin(start.assistant_message_id)
+        hub.buffer_append(start.assistant_message_id, text)
+        hub.alive(start.assistant_message_id)
+    await hub.drain()
+    ids = [s.assistant_message_id for s in starts]
+    # Both started long ago and never wrote to the database since: only liveness tells they still run.
+    await relay.db_async(Message.objects.filter(pk__in=ids).update)(updated_at=timezone.now() - timedelta(minutes=10))
+    assert await relay.db_async(chat_stale_replies_close)() == 0
+
+    hub.not_alive(ids[0])  # the process running A's reply died: its heartbeat stops
+    await hub.drain()
+    assert await relay.db_async(chat_stale_replies_close)() == 1
+    closed = await relay.db_async(Message.objects.get)(pk=ids[0])
+    assert closed.status == Message.Status.TRUNCATED
+    assert closed.content == "Alpha's partial"  # from the reply buffer, not a checkpoint
+    still = await relay.db_async(Message.objects.get)(pk=ids[1])
+    assert still.status == Message.Status.STREAMING
+    entries = await relay.db_async(list)(AuditOutbox.objects.filter(event_type="llm.chat"))
+    assert [(e.tenant_id, e.payload["response_text"]) for e in entries] == [(user_a.tenant_id, "Alpha's partial")]
+    hub.not_alive(ids[1])
+    await hub.drain()
+
+
+def test_an_answer_the_sweep_closed_is_not_saved_or_audited_again(
+    user_a: User, user_b: User, gpt4o: ModelVersion
+) -> None:
+    start = chat_turn_start(tenant=user_a.tenant, user=user_a, conversation_id=None, text="hi")
+    Message.objects.filter(pk=start.assistant_message_id).update(updated_at=timezone.now() - timedelta(minutes=10))
+    assert chat_stale_replies_close() == 1
+    outcome = ReplyOutcome()
+    outcome.finish("ok")
+    assert chat_reply_finalize(start=start, outcome=outcome) is False
+    assert Message.objects.get(pk=start.assistant_message_id).status == Message.Status.TRUNCATED
+    assert AuditOutbox.objects.filter(event_type="llm.chat").count() == 1

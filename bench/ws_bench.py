@@ -108,6 +108,16 @@ def own_cpu_seconds() -> float:
     return times.user + times.system
 
 
+async def _timed_round(
+    tasks: list[asyncio.Task[Any]], gate: asyncio.Event, limit: float
+) -> tuple[set[asyncio.Task[Any]], set[asyncio.Task[Any]], float, float]:
+    """Release every client at once and wait for them: (finished, pending, own CPU seconds, wall seconds)."""
+    cpu_before, started = own_cpu_seconds(), time.perf_counter()
+    gate.set()
+    finished, pending = await asyncio.wait(tasks, timeout=limit)
+    return finished, pending, own_cpu_seconds() - cpu_before, time.perf_counter() - started
+
+
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -211,10 +221,8 @@ async def _direct_child(config: dict[str, Any]) -> None:
             gate = asyncio.Event()
             batch = [DirectSample(None, None, 0, False) for _ in range(config["clients"])]
             tasks = [asyncio.create_task(_direct_one(client, gate, config["tokens"], s)) for s in batch]
-            cpu_before, started = own_cpu_seconds(), time.perf_counter()
-            gate.set()
-            finished, pending = await asyncio.wait(tasks, timeout=config["limit"])
-            cpu, wall = cpu + own_cpu_seconds() - cpu_before, wall + time.perf_counter() - started
+            finished, pending, spent, took = await _timed_round(tasks, gate, config["limit"])
+            cpu, wall = cpu + spent, wall + took
             samples += batch
             for task in pending:
                 task.cancel()
@@ -386,10 +394,8 @@ async def _ws_child(config: dict[str, Any]) -> None:
                     asyncio.create_task(_ws_reply(ws, f"r{round_index}-{i}", expected, gate, sample, quiet_after))
                     for i, (ws, sample) in enumerate(zip(sockets, batch, strict=True))
                 ]
-                cpu_before, started = own_cpu_seconds(), time.perf_counter()
-                gate.set()
-                finished, pending = await asyncio.wait(tasks, timeout=config["limit"])
-                cpu, wall = cpu + own_cpu_seconds() - cpu_before, wall + time.perf_counter() - started
+                finished, pending, spent, took = await _timed_round(tasks, gate, config["limit"])
+                cpu, wall = cpu + spent, wall + took
                 samples += batch
                 for task in pending:
                     task.cancel()

@@ -53,7 +53,7 @@ class _AttemptState:
     pieces: list[str] = field(default_factory=list)
     first_token: float | None = None
     finish_reason: str | None = None
-    usage: Any = None  # openai CompletionUsage when the upstream reported it
+    usage: Any = None  # what the upstream reported: openai CompletionUsage, or the chunk's raw JSON object
     request_id: str | None = None
     error: Error | None = None
 
@@ -83,18 +83,23 @@ class _AttemptState:
     def usage_event(self) -> Usage:
         usage = self.usage
         if usage is not None:
-            details = getattr(usage, "completion_tokens_details", None)
-            reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+            details = _field(usage, "completion_tokens_details")
+            reasoning = _field(details, "reasoning_tokens") if details is not None else None
             return Usage(
-                prompt_tokens=usage.prompt_tokens or 0,
-                completion_tokens=usage.completion_tokens or 0,
-                total_tokens=usage.total_tokens or 0,
+                prompt_tokens=_field(usage, "prompt_tokens") or 0,
+                completion_tokens=_field(usage, "completion_tokens") or 0,
+                total_tokens=_field(usage, "total_tokens") or 0,
                 reasoning_tokens=reasoning,
                 estimated=False,
             )
         prompt = estimate_messages_tokens(self.messages)
         completion = estimate_tokens("".join(self.pieces))
         return Usage(prompt, completion, prompt + completion, None, estimated=True)
+
+
+def _field(value: Any, name: str) -> Any:
+    """A field of an openai model (non-streamed answers) or of a raw JSON object (streamed chunks)."""
+    return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
 
 
 def _finish(reason: str) -> Finish:
@@ -254,6 +259,10 @@ async def _http_attempt(
 
     headers = stream.response.headers
     state.request_id = headers.get("x-request-id") or headers.get("apim-request-id")
+    # Chunks as the JSON objects they are: otherwise the library builds a pydantic model per chunk, the larger part
+    # of a streamed reply's CPU (docs/performance.md). SSE framing, [DONE] and in-stream errors stay the library's.
+    # ``_cast_to`` is read when iteration starts; tests/llm pins the wire shapes this loop relies on.
+    stream._cast_to = object
     last_completion_filter: Any = None
     # ``async with`` closes the HTTP response however this generator ends: finished, failed, closed or cancelled.
     async with stream:
@@ -275,32 +284,34 @@ async def _http_attempt(
                     state.error = errors.error_from_exception(exc, api_key=key, partial=state.text_sent)
                 break
 
-            # Azure's first chunk: no choices, prompt_filter_results only. Azure's fields are not typed in the
-            # library; they sit in model_extra (a dict lookup is cheaper than a failing getattr on every chunk).
-            extra = chunk.model_extra
-            prompt_results = extra.get("prompt_filter_results") if extra else None
+            # Azure's first chunk: no choices, prompt_filter_results only; the usage chunk: empty choices.
+            if not isinstance(chunk, Mapping):
+                continue
+            prompt_results = chunk.get("prompt_filter_results")
             if prompt_results:
                 for item in prompt_results:
                     if isinstance(item, Mapping):
                         yield FilterAnnotation("prompt", dict(item.get("content_filter_results") or {}))
-            if chunk.usage is not None:
-                state.usage = chunk.usage
-            for choice in chunk.choices:  # empty for the annotation and usage chunks
-                if choice.index != 0:
+            usage = chunk.get("usage")
+            if usage is not None:
+                state.usage = usage
+            for choice in chunk.get("choices") or ():
+                if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
                     continue
-                choice_extra = choice.model_extra
-                results = choice_extra.get("content_filter_results") if choice_extra else None
+                results = choice.get("content_filter_results")
                 if results and results != last_completion_filter:
                     last_completion_filter = results
                     yield FilterAnnotation("completion", dict(results))
-                delta = choice.delta  # None in Azure's annotation-only chunks
-                if delta is not None and delta.content:
+                delta = choice.get("delta")  # None in Azure's annotation-only chunks
+                content = delta.get("content") if isinstance(delta, Mapping) else None
+                if content:
                     if state.first_token is None:
                         state.first_token = loop.time()
-                    state.pieces.append(delta.content)
-                    yield TextDelta(delta.content)
-                if choice.finish_reason and state.finish_reason != "content_filter":
-                    state.finish_reason = choice.finish_reason
+                    state.pieces.append(content)
+                    yield TextDelta(content)
+                finish = choice.get("finish_reason")
+                if finish and state.finish_reason != "content_filter":
+                    state.finish_reason = finish
 
     if state.error is None and state.finish_reason is None:
         # Closed without finish_reason (and so without [DONE]): the library ends silently; we must not.

@@ -281,15 +281,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 self.watcher.ends[running.pk] = offset
                 frames.append(
                     Frame(
-                        {
-                            "type": "chat.snapshot",
-                            "conversation_id": state.conversation_id,
-                            "message_id": running.pk,
-                            "offset": offset,
-                            "end": len(text),
-                            "text": text[offset:],
-                            "model": {"label": running.model_label},
-                        }
+                        relay.snapshot(
+                            conversation_id=state.conversation_id,
+                            message_id=running.pk,
+                            text=text,
+                            offset=offset,
+                            model_label=running.model_label,
+                        )
                     )
                 )
             for frame in reversed(frames):

@@ -264,7 +264,3 @@ def launch(start: TurnStart, sink: ReplySink, **kwargs: Any) -> asyncio.Task[Rep
 async def request_stop(message_id: int) -> None:
     """Stop a reply wherever it runs (chat.relay's control channel reaches the other processes)."""
     await relay.hub().stop(message_id)
-
-
-def running_task(message_id: int) -> asyncio.Task[ReplyOutcome] | None:
-    return relay.hub().running(message_id)

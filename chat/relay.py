@@ -66,6 +66,23 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
+def snapshot(
+    *, conversation_id: int, message_id: int, text: str, offset: int, model_label: str | None = None
+) -> dict[str, Any]:
+    """``chat.snapshot``: a reply's text from ``offset`` (a join, or the repair of a socket that missed frames)."""
+    frame: dict[str, Any] = {
+        "type": "chat.snapshot",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        "offset": offset,
+        "end": len(text),
+        "text": text[offset:],
+    }
+    if model_label is not None:
+        frame["model"] = {"label": model_label}
+    return frame
+
+
 class Frame:
     """A frame on its way to sockets; encoded once, whatever the number of watchers."""
 
@@ -172,15 +189,19 @@ class Watcher:
         self._queue.append(frame)
         self._wake.set()
 
-    def _fall_behind(self, frame: Frame) -> None:
-        message_id = frame.message_id
+    def _drop(self, unwanted: Callable[[Frame], bool]) -> None:
+        """Remove queued frames, keeping the count of queued deltas right."""
         kept: deque[Frame] = deque()
         for queued in self._queue:
-            if queued.type == "chat.delta" and queued.message_id == message_id:
-                self._deltas -= 1
-            else:
+            if not unwanted(queued):
                 kept.append(queued)
+            elif queued.type == "chat.delta":
+                self._deltas -= 1
         self._queue = kept
+
+    def _fall_behind(self, frame: Frame) -> None:
+        message_id = frame.message_id
+        self._drop(lambda queued: queued.type == "chat.delta" and queued.message_id == message_id)
         self._behind[message_id] = int(frame.data["conversation_id"])
         self._wake.set()
 
@@ -198,11 +219,7 @@ class Watcher:
         self._wake.set()
 
     def purge(self, conversation_id: int) -> None:
-        kept = deque(f for f in self._queue if f.data.get("conversation_id") != conversation_id)
-        self._deltas -= sum(1 for f in self._queue if f.type == "chat.delta") - sum(
-            1 for f in kept if f.type == "chat.delta"
-        )
-        self._queue = kept
+        self._drop(lambda queued: queued.data.get("conversation_id") == conversation_id)
         for message_id in [m for m, c in self._behind.items() if c == conversation_id]:
             del self._behind[message_id]
 
@@ -287,15 +304,8 @@ class Watcher:
             return
         self.ends[message_id] = len(text)
         self._conversation_of[message_id] = conversation_id
-        snapshot = {
-            "type": "chat.snapshot",
-            "conversation_id": conversation_id,
-            "message_id": message_id,
-            "offset": have,
-            "end": len(text),
-            "text": text[have:],
-        }
-        await self._send(encode(snapshot))
+        frame = snapshot(conversation_id=conversation_id, message_id=message_id, text=text, offset=have)
+        await self._send(encode(frame))
 
 
 # --- The hub ----------------------------------------------------------------------------------------------------
@@ -511,9 +521,6 @@ class ReplyHub:
     def replies(self) -> int:
         """How many replies run on this loop (the engine widens its coalescing window with it)."""
         return len(self._running)
-
-    def running(self, message_id: int) -> asyncio.Task[Any] | None:
-        return self._running.get(message_id)
 
     async def stop(self, message_id: int) -> None:
         """Stop a reply wherever it runs: a task of this loop is cancelled; other processes are told."""

@@ -59,7 +59,6 @@ def model_version_with_deployments(*, model_version_id: int) -> ModelVersion:
 class ServedModel:
     version: ModelVersion
     deployments: list[Deployment]  # enabled, primary first
-    is_default: bool
 
 
 def models_served(*, tenant: Tenant) -> list[ServedModel]:
@@ -79,15 +78,9 @@ def models_served(*, tenant: Tenant) -> list[ServedModel]:
     for link in links:
         entry = served.get(link.model_version_id)
         if entry is None:
-            entry = served[link.model_version_id] = ServedModel(link.model_version, [], bool(link.is_default))
+            entry = served[link.model_version_id] = ServedModel(link.model_version, [])
         entry.deployments.append(link.deployment)
     return list(served.values())
-
-
-def deployments_serving(*, model_version_id: int) -> list[Deployment]:
-    """The enabled deployments of a version in priority order (one query: the turn's hot path)."""
-    links = ModelVersionDeployment.objects.filter(model_version_id=model_version_id, deployment__enabled=True)
-    return [link.deployment for link in links.select_related("deployment").order_by("priority", "pk")]
 
 
 def model_access_list(*, tenant: Tenant) -> QuerySet[ModelVersionAccess]:
@@ -123,10 +116,6 @@ def conversation_get(*, tenant: Tenant, user: User, conversation_id: object) -> 
 
 def message_list(*, tenant: Tenant, conversation: Conversation) -> QuerySet[Message]:
     return Message.objects.filter(tenant=tenant, conversation=conversation).order_by("pk")
-
-
-def message_running(*, tenant: Tenant, conversation: Conversation) -> Message | None:
-    return message_list(tenant=tenant, conversation=conversation).filter(status=Message.Status.STREAMING).last()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from chat.outcome import ReplyOutcome
 from chat.selectors import (
     ServedModel,
     conversation_get,
-    deployments_serving,
     models_served,
 )
 from chat.specs import deployment_snapshot, deployment_spec, model_spec
@@ -178,19 +177,17 @@ def turn_begin(
     user_message: Message,
     user: User | None,
     history: list[Message] | None = None,
+    deployments: list[Deployment],
     conversation_saved: bool = False,
-    deployments: list[Deployment] | None = None,
 ) -> TurnStart:
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
     ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
     ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
-    ``deployments``: the version's enabled deployments, when the caller has them (``model_resolve``).
+    ``deployments``: the version's enabled deployments, primary first (``model_resolve``).
     An unsaved ``user_message`` is inserted together with the answer."""
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
     if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
-    if deployments is None:
-        deployments = deployments_serving(model_version_id=model_version.pk)
     if not deployments:
         raise ChatRefused("model_unavailable", gettext("That model has no working deployment right now."))
     spec = model_spec(model_version, deployments=deployments)
@@ -274,8 +271,7 @@ def chat_turn_start(
     if created:
         conversation.model_version = model_version
         conversation.save(force_insert=True)  # one write: created with its model, nothing to update after
-    elif Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
-        raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
+    # turn_begin checks that no answer is running before anything of the turn is written.
     user_message = Message(tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text)
     if not conversation.title:
         conversation.title = title_from(text)

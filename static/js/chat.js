@@ -190,22 +190,12 @@
     return Number.isInteger(value);
   }
 
-  // Enter that confirms an IME conversion (Japanese input) must never act. Chrome marks it with isComposing /
-  // keyCode 229; Safari fires compositionend first and then a plain Enter keydown in the same task.
-  function imeGuard(target) {
-    const guard = { composing: false, justEnded: false };
-    target.addEventListener("compositionstart", () => {
-      guard.composing = true;
-    });
-    target.addEventListener("compositionend", () => {
-      guard.composing = false;
-      guard.justEnded = true;
-      window.setTimeout(() => {
-        guard.justEnded = false;
-      }, 0);
-    });
-    guard.isImeEnter = (event) => event.isComposing || event.keyCode === 229 || guard.composing || guard.justEnded;
-    return guard;
+  // Enter that confirms an IME conversion (Japanese input) must never act. Chrome and Firefox mark its keydown with
+  // isComposing; Safari fires compositionend first and then the keydown with isComposing false but keyCode 229.
+  // The key event alone decides: a flag kept from composition events would race a quick real Enter (the keydown
+  // can be dispatched before a timer that clears the flag).
+  function isImeEnter(event) {
+    return event.isComposing || event.keyCode === 229;
   }
 
   function debounce(fn, wait) {
@@ -1304,7 +1294,7 @@
   }
 
   function onComposerKeydown(event) {
-    if (event.key !== "Enter" || composerIme.isImeEnter(event)) return;
+    if (event.key !== "Enter" || isImeEnter(event)) return;
     if (event.shiftKey || event.altKey) return; // a new line
     event.preventDefault();
     if (!isRunning()) sendMessage();
@@ -1378,7 +1368,6 @@
     element.classList.add("is-editing");
     element.querySelector(".msg-bubble").after(editor);
 
-    const ime = imeGuard(input);
     input.addEventListener("input", () => {
       autoGrow(input);
       updateCounter(input.value, state.limits.max_text, counter);
@@ -1387,7 +1376,7 @@
       if (event.key === "Escape") {
         event.preventDefault();
         closeEditor(true);
-      } else if (event.key === "Enter" && !event.shiftKey && !event.altKey && !ime.isImeEnter(event)) {
+      } else if (event.key === "Enter" && !event.shiftKey && !event.altKey && !isImeEnter(event)) {
         event.preventDefault();
         saveEdit();
       }
@@ -1721,7 +1710,7 @@
     if (event.key === "Escape") {
       event.preventDefault();
       cancelRename();
-    } else if (event.key === "Enter" && !renameIme.isImeEnter(event)) {
+    } else if (event.key === "Enter" && !isImeEnter(event)) {
       event.preventDefault();
       commitRename();
     }
@@ -1853,13 +1842,7 @@
   // ---------------------------------------------------------------------------------------------------------------
   // Wiring
 
-  let composerIme;
-  let renameIme;
-
   function bindEvents() {
-    composerIme = imeGuard(els.composer);
-    renameIme = imeGuard(els.list); // composition events bubble from the rename input
-
     els.composer.addEventListener("input", onComposerInput);
     els.composer.addEventListener("keydown", onComposerKeydown);
     els.form.addEventListener("submit", (event) => {

@@ -7,4 +7,4 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit trail")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects auth.login recording)
+        from . import signals  # noqa: F401  (connects the auth and admin event receivers)

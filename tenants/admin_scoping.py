@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import ModelChoiceField
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
-from audit.admin_mixins import AuditedAdminMixin
 from tenants.models import Tenant
+from tenants.signals import admin_object_changed, admin_object_loaded
 
 M = TypeVar("M", bound=models.Model)
 
@@ -27,6 +27,39 @@ def is_operator(request: HttpRequest) -> bool:
 
 def is_tenant_admin(request: HttpRequest) -> bool:
     return bool(request.user.is_active and getattr(request.user, "is_tenant_admin", False))
+
+
+class AuditedAdminMixin(admin.ModelAdmin):  # mixed into the generic admins below
+    """Every add, change and delete is announced (tenants.signals) inside the admin's transaction; the audit trail
+    records it with before/after. Django calls ``log_addition``/``log_change`` after inlines are saved and
+    ``log_deletions`` before deleting, so a listener sees the final state and the row before it goes."""
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            admin_object_loaded.send(sender=type(obj), request=request, obj=obj)
+        return obj
+
+    def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        result = super().log_addition(request, obj, message)
+        admin_object_changed.send(sender=type(obj), request=request, obj=obj, action="created")
+        return result
+
+    def log_change(self, request: HttpRequest, obj: models.Model, message: Any) -> Any:
+        result = super().log_change(request, obj, message)
+        admin_object_changed.send(sender=type(obj), request=request, obj=obj, action="updated")
+        return result
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        result = super().log_deletions(request, queryset)
+        for obj in queryset:
+            admin_object_changed.send(sender=type(obj), request=request, obj=obj, action="deleted")
+        return result
+
+    def response_action(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | None:
+        # Bulk actions (delete_selected) log and delete in one transaction, like the single-object views.
+        with transaction.atomic():
+            return super().response_action(request, *args, **kwargs)
 
 
 class OperatorOnlyAdmin(AuditedAdminMixin, admin.ModelAdmin[M], Generic[M]):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant, TenantDomain, User
 from tenants.selectors import tenant_get_for_google_domain
+from tenants.signals import sign_in_refused
 
 logger = logging.getLogger("officeai.signin")
 
@@ -99,20 +100,18 @@ def log_refusal(
     detail: Mapping[str, object] | None = None,
     tenant: Tenant | int | None = None,
 ) -> None:
-    """Log a refusal and record ``auth.login_refused`` (on the tenant's chain when one is known)."""
-    from audit.models import Channel
-    from audit.services import audit_record
-
+    """Log a refusal and announce it (``tenants.signals.sign_in_refused``: the audit trail records
+    ``auth.login_refused``, on the tenant's chain when one is known)."""
     info = {k: v for k, v in dict(detail or {}).items() if v is not None}
     logger.warning("sign-in refused code=%s where=%s detail=%s", refusal.code, where, info)
     with transaction.atomic():
-        audit_record(
-            event_type="auth.login_refused",
+        sign_in_refused.send(
+            sender=SignInRefused,
+            code=refusal.code,
+            where=where,
+            email=str(info.get("email") or ""),
+            detail={k: str(v) for k, v in info.items()},
             tenant=tenant,
-            actor_email=str(info.get("email") or ""),
-            channel=Channel.WEB,
-            status=refusal.code,
-            payload={"reason": refusal.code, "where": where, **{k: str(v) for k, v in info.items()}},
         )
 
 

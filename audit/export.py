@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
@@ -279,12 +280,14 @@ def export_file_path(export: AuditExport) -> Path:
     return Path(settings.AUDIT_EXPORT_DIR) / export.file_path
 
 
+# Looked up by name: audit.tasks imports this module, so this module does not import it back.
+EXPORT_TASK = "audit.tasks.audit_export_task"
+
+
 def _enqueue(export_id: int) -> None:
     # After commit. A broker that is down must not turn the request into a 500 or leave the job waiting forever.
-    from audit.tasks import audit_export_task
-
     try:
-        audit_export_task.delay(export_id)
+        current_app.tasks[EXPORT_TASK].delay(export_id)
     except Exception:  # any broker failure is handled the same way
         logger.warning("audit export id=%s could not be queued", export_id, exc_info=True)
         AuditExport.objects.filter(pk=export_id, status=AuditExport.Status.PENDING).update(

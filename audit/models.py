@@ -16,6 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from tenants.models import Tenant, TenantScopedModel
 
 
+def chain_for(tenant_id: int | None) -> str:
+    """The chain an event of ``tenant_id`` goes on: one per tenant, and one for events of no tenant."""
+    return f"tenant:{tenant_id}" if tenant_id else "global"
+
+
 class Channel(models.TextChoices):
     WEB = "web", _("Web")
     SLACK = "slack", _("Slack")

@@ -13,8 +13,7 @@ from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
-from audit.models import AuditEntry, AuditExport
-from audit.services import chain_for
+from audit.models import AuditEntry, AuditExport, chain_for
 from tenants.models import Tenant
 
 

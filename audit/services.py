@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import models, transaction
 from django.utils import timezone
 
 from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, fingerprint
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel, chain_for
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.audit")
-
-
-def chain_for(tenant_id: int | None) -> str:
-    return f"tenant:{tenant_id}" if tenant_id else "global"
 
 
 # Publishing happens on one background thread: a slow or dead broker never holds up a request or a streaming
@@ -33,11 +30,13 @@ def chain_for(tenant_id: int | None) -> str:
 _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-publish")
 
 
-def _publish(outbox_id: int) -> None:
-    from audit.tasks import audit_chain_advance_task
+# Looked up by name: audit.tasks imports this module, so this module does not import it back.
+CHAIN_ADVANCE_TASK = "audit.tasks.audit_chain_advance_task"
 
+
+def _publish(outbox_id: int) -> None:
     try:
-        audit_chain_advance_task.delay(outbox_id)
+        current_app.tasks[CHAIN_ADVANCE_TASK].delay(outbox_id)
     except Exception:
         logger.warning("audit enqueue failed; the sweep will chain outbox id=%s", outbox_id, exc_info=True)
 
@@ -48,9 +47,7 @@ def publisher_drain(timeout: float = 10.0) -> None:
 
 
 def _enqueue(outbox_id: int) -> None:
-    from config.celery_app import app
-
-    if app.conf.task_always_eager:
+    if current_app.conf.task_always_eager:
         _publish(outbox_id)  # embedded mode: no broker, chain right here
     else:
         _publisher.submit(_publish, outbox_id)

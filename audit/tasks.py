@@ -6,10 +6,13 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from audit import services
+from audit import export, services
+from tenants.models import Tenant
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=2, max_retries=5)
+@shared_task(
+    name=services.CHAIN_ADVANCE_TASK, acks_late=True, autoretry_for=(Exception,), retry_backoff=2, max_retries=5
+)
 def audit_chain_advance_task(outbox_id: int) -> bool:
     return services.audit_chain_advance(outbox_id=outbox_id) is not None
 
@@ -21,8 +24,6 @@ def audit_pending_sweep_task(older_than_seconds: int = 30) -> int:
 
 @shared_task
 def audit_retention_task() -> int:
-    from tenants.models import Tenant
-
     total = 0
     for tenant in Tenant.objects.filter(audit_retention_days__isnull=False):
         total += services.audit_retention_apply(tenant=tenant).deleted
@@ -30,15 +31,11 @@ def audit_retention_task() -> int:
 
 
 # Exports of millions of rows outlast the default 60 s soft limit. Not acks_late: a job found running is skipped.
-@shared_task(soft_time_limit=2 * 60 * 60, time_limit=2 * 60 * 60 + 300)
+@shared_task(name=export.EXPORT_TASK, soft_time_limit=2 * 60 * 60, time_limit=2 * 60 * 60 + 300)
 def audit_export_task(export_id: int) -> None:
-    from audit.export import audit_export_run
-
-    audit_export_run(export_id=export_id)
+    export.audit_export_run(export_id=export_id)
 
 
 @shared_task
 def audit_export_cleanup_task() -> int:
-    from audit.export import audit_export_cleanup
-
-    return audit_export_cleanup()
+    return export.audit_export_cleanup()

@@ -1,4 +1,4 @@
-"""How much time chat.llm.stream_chat adds to first token and per token, against the bare openai client.
+"""How much time llm.client.stream_chat adds to first token and per token, against the bare openai client.
 
     python -m bench.llm_overhead [--replies 20] [--tokens 200] [--rate 400]
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
-from chat.llm import ChatParams, DeploymentSpec, ModelSpec, ProviderKind, TextDelta, aclose_clients, stream_chat
+from llm.client import ChatParams, DeploymentSpec, ModelSpec, ProviderKind, TextDelta, aclose_clients, stream_chat
 from tests.upstream.server import UpstreamServer, stream_tokens
 
 KEY = "bench-key"

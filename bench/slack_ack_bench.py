@@ -41,16 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
-    from chat.models import (
-        Deployment,
-        ModelVersion,
-        ModelVersionAccess,
-        ModelVersionDeployment,
-        ProviderKind,
-        SlackEvent,
-        SlackWorkspace,
-    )
-    from chat.slack.signature import signature_make
+    from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
+    from slack.models import SlackEvent, SlackWorkspace
+    from slack.signature import signature_make
     from tenants.services import tenant_create
     from tests.live import DaphneServer
     from tests.slack.fake_slack import FakeSlack

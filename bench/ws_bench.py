@@ -573,7 +573,7 @@ def make_world(upstream: UpstreamServer, users: int) -> list[str]:
     """Returns one session cookie per user."""
     from django.test import Client
 
-    from chat.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
+    from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
     from tenants.services import tenant_create, user_create
 
     tag = uuid.uuid4().hex[:8]  # unique names: a test database may hold other tenants and deployments

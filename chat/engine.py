@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chat import relay
-from chat.llm import ChatParams, stream_chat
 from chat.outcome import ReplyOutcome
 from chat.rendering import render_markdown
 from chat.services import TurnStart, chat_reply_finalize
+from llm.client import ChatParams, stream_chat
 
 logger = logging.getLogger("officeai.chat")
 

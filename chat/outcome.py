@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chat.llm import Attempt, Error, FilterAnnotation, Finish, LLMEvent, RequestInfo, TextDelta, Usage
+from llm.client import Attempt, Error, FilterAnnotation, Finish, LLMEvent, RequestInfo, TextDelta, Usage
 
 # Message.Status values (kept as strings so this module stays free of the ORM).
 FINISH_STATUS = {"ok": "ok", "completion_filtered": "completion_filtered", "truncated": "truncated", "length": "length"}

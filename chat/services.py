@@ -1,4 +1,4 @@
-"""Writes of the chat app: model management, and the sync half of the chat engine (turns and their audit)."""
+"""Writes of the chat app: turns (the sync half of the chat engine) and their audit, conversations, notices."""
 
 from __future__ import annotations
 
@@ -17,43 +17,16 @@ from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
 from chat import relay
 from chat.groups import GLOBAL_GROUP, tenant_group
-from chat.llm import ConnectionTestResult, ModelSpec, estimate_messages_tokens, test_connection
-from chat.models import Conversation, Deployment, Message, ModelVersion, Notice, NoticeAcknowledgement
+from chat.models import Conversation, Message, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
-from chat.selectors import (
-    ServedModel,
-    conversation_get,
-    models_served,
-)
-from chat.specs import deployment_snapshot, deployment_spec, model_spec
+from chat.selectors import conversation_get
+from llm.client import ModelSpec, estimate_messages_tokens
+from llm.models import Deployment, ModelVersion
+from llm.selectors import ServedModel, models_served
+from llm.specs import deployment_snapshot, model_spec
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.chat")
-
-
-def deployment_check(*, deployment: Deployment, model_version: ModelVersion | None = None) -> ConnectionTestResult:
-    """A live call to the upstream with this deployment's current settings (saved or not)."""
-    spec = deployment_spec(deployment)
-    model = model_spec(model_version, deployments=[deployment]) if model_version is not None else None
-    return async_to_sync(test_connection)(spec, model)
-
-
-@transaction.atomic
-def deployment_check_record(*, deployment: Deployment, result: ConnectionTestResult) -> None:
-    """Keep the last check on the row (health page); not an admin change, so not audited."""
-    Deployment.objects.filter(pk=deployment.pk).update(
-        last_check_at=timezone.now(),
-        last_check_ok=result.ok,
-        last_check_latency_ms=result.latency_ms,
-        last_check_model=(result.upstream_model or "")[:200],
-        last_check_error="" if result.ok else result.admin_message,
-    )
-
-
-def deployment_check_and_record(*, deployment: Deployment) -> ConnectionTestResult:
-    result = deployment_check(deployment=deployment)
-    deployment_check_record(deployment=deployment, result=result)
-    return result
 
 
 # --- Chat turns ---------------------------------------------------------------------------------------------------

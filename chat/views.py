@@ -15,18 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_POST
 
-from chat.models import Conversation, Message, ModelVersion
+from chat.models import Conversation, Message
 from chat.relay import buffer_read_sync
 from chat.rendering import render_markdown, render_plain
-from chat.selectors import (
-    conversation_get,
-    conversation_list,
-    message_list,
-    model_version_default,
-    model_version_list,
-    notice_acknowledged,
-    notice_current,
-)
+from chat.selectors import conversation_get, conversation_list, message_list, notice_acknowledged, notice_current
 from chat.services import (
     MAX_SYSTEM_PROMPT,
     MAX_TEXT,
@@ -35,6 +27,8 @@ from chat.services import (
     conversation_delete,
     conversation_rename,
 )
+from llm.models import ModelVersion
+from llm.selectors import model_version_default, model_version_list
 from tenants.models import Tenant, User
 from tenants.types import AuthedRequest
 

@@ -14,7 +14,7 @@ urlpatterns = [
     path("accounts/", include("tenants.urls")),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
-    path("slack/", include("chat.slack.urls")),
+    path("slack/", include("slack.urls")),
     # The language switch must also work on the sign-in page.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("healthz", tenant_views.healthz, name="healthz"),

@@ -66,8 +66,10 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
     "tenants",
-    "chat",
     "audit",
+    "llm",
+    "chat",
+    "slack",
 ]
 
 MIDDLEWARE = [
@@ -283,4 +285,4 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # The Web API base URL: a local fake Slack in tests and staging (docs/slack.md).
 SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", default="https://slack.com/api/")
 # every minute: events whose enqueue was lost (broker down at commit) are queued again
-CELERY_BEAT_SCHEDULE["slack-stranded-events"] = {"task": "chat.tasks.slack_stranded_requeue_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["slack-stranded-events"] = {"task": "slack.tasks.slack_stranded_requeue_task", "schedule": 60.0}

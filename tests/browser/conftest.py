@@ -9,10 +9,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tenants.models import User
-from tests.chat.conftest import gpt4o, o3mini, upstream  # the real HTTP fake of Azure OpenAI; A's gpt-4o; A+B o3-mini
 from tests.live import DaphneServer
+from tests.model_fixtures import gpt4o, o3mini, upstream  # the real HTTP fake of Azure OpenAI; A's gpt-4o; A+B o3-mini
 
-__all__ = ["gpt4o", "o3mini", "upstream"]  # fixtures shared with tests/chat
+__all__ = ["gpt4o", "o3mini", "upstream"]  # fixtures shared with tests/chat and tests/slack
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this network refuses.

@@ -19,8 +19,9 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from chat.models import Conversation, Message, ModelVersion, Notice, NoticeAcknowledgement
+from chat.models import Conversation, Message, Notice, NoticeAcknowledgement
 from chat.services import notice_save
+from llm.models import ModelVersion
 from tenants.models import Tenant, User
 from tests.browser.conftest import sign_in
 from tests.conftest import wait_for

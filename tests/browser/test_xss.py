@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, expect
 
-from chat.models import Message, ModelVersion
+from chat.models import Message
+from llm.models import ModelVersion
 from tenants.models import User
 from tests.browser.conftest import sign_in
 from tests.live import DaphneServer

@@ -12,8 +12,9 @@ from django.test import Client
 
 from audit.models import AuditOutbox
 from chat import relay
-from chat.models import Conversation, Message, ModelVersion
+from chat.models import Conversation, Message
 from config.asgi import application
+from llm.models import ModelVersion
 from tenants.models import Tenant, User
 from tests.conftest import signed_in
 from tests.upstream import server as up

@@ -23,10 +23,11 @@ from django.utils import timezone
 from audit.models import AuditOutbox
 from chat import relay
 from chat.consumers import ChatConsumer
-from chat.models import Message, ModelVersion
+from chat.models import Message
 from chat.outcome import ReplyOutcome
 from chat.relay import Frame, Watcher
 from chat.services import chat_reply_finalize, chat_stale_replies_close, chat_turn_start
+from llm.models import ModelVersion
 from tenants.models import User
 from tests.chat.test_consumer import assemble, open_socket, saved, until
 from tests.live import DaphneServer

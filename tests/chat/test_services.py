@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditOutbox
-from chat.models import Conversation, Message, ModelVersion, Notice, NoticeAcknowledgement
+from chat.models import Conversation, Message, Notice, NoticeAcknowledgement
 from chat.selectors import notice_current
 from chat.services import (
     ChatRefused,
@@ -20,7 +20,8 @@ from chat.services import (
     notice_acknowledge,
     notice_save,
 )
-from chat.specs import model_spec
+from llm.models import ModelVersion
+from llm.specs import model_spec
 from tenants.models import Tenant, User
 from tests.conftest import signed_in
 

@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 from django.test import Client
 
-from chat.models import Message, ModelVersion
+from chat.models import Message
+from llm.models import ModelVersion
 from tests.live import DaphneServer
 from tests.upstream import server as up
 

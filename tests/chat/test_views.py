@@ -8,8 +8,9 @@ import re
 import pytest
 from django.test import Client
 
-from chat.models import Conversation, Message, ModelVersion
+from chat.models import Conversation, Message
 from chat.rendering import render_markdown
+from llm.models import ModelVersion
 from tenants.models import Tenant, User
 from tests.conftest import signed_in
 

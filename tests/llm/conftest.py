@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import pytest
 from django.utils import translation
 
-from chat.llm import (
+from llm.client import (
     ChatParams,
     DeploymentSpec,
     Error,

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from chat.llm import ChatParams, Finish, TextDelta, client_for, drop_client, stream_chat
+from llm.client import ChatParams, Finish, TextDelta, client_for, drop_client, stream_chat
 from tests.llm.conftest import KEY, MESSAGES, OTHER_KEY, collect, deployment, gpt4o
 from tests.upstream.server import UpstreamServer, stream_tokens
 

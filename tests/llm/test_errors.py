@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chat.llm import Attempt, ChatParams, Error, Finish, ProviderKind, TextDelta, Usage
+from llm.client import Attempt, ChatParams, Error, Finish, ProviderKind, TextDelta, Usage
 from tests.llm.conftest import (
     KEY,
     OTHER_KEY,

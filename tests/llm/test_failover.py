@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from chat.llm import Attempt, Error, Finish, RequestInfo
+from llm.client import Attempt, Error, Finish, RequestInfo
 from tests.llm.conftest import OTHER_KEY, collect, deployment, gpt4o, of_type, only_error, text_of
 from tests.upstream.server import UpstreamServer, drop, hang, normal, rate_limit, server_error
 

@@ -7,7 +7,7 @@ import time
 
 from asgiref.sync import async_to_sync
 
-from chat.llm import (
+from llm.client import (
     Attempt,
     ChatParams,
     DeploymentSpec,
@@ -22,8 +22,8 @@ from chat.llm import (
     estimate_tokens,
     test_connection,
 )
-from chat.llm.errors import make_error, retry_after_seconds
-from chat.llm.fake import fake_delay
+from llm.client.errors import make_error, retry_after_seconds
+from llm.client.fake import fake_delay
 from tests.llm.conftest import OTHER_KEY, collect, deployment, gpt4o, o3mini, of_type, text_of
 from tests.upstream.server import UpstreamServer, rate_limit
 

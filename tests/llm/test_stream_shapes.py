@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat.llm import Attempt, Error, FilterAnnotation, Finish, ProviderKind, RequestInfo, TextDelta, Usage
+from llm.client import Attempt, Error, FilterAnnotation, Finish, ProviderKind, RequestInfo, TextDelta, Usage
 from tests.llm.conftest import (
     assert_ends_with,
     collect,

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from chat.llm import ChatParams, DeploymentSpec, Finish, ProviderKind, RequestInfo, TextDelta, Usage, build_request
-from chat.llm.request import map_system_role
+from llm.client import ChatParams, DeploymentSpec, Finish, ProviderKind, RequestInfo, TextDelta, Usage, build_request
+from llm.client.request import map_system_role
 from tests.llm.conftest import KEY, MESSAGES, collect, deployment, gpt4o, o3mini, of_type, text_of
 from tests.upstream.server import DEFAULT_TEXT, UpstreamServer, bad_key, rate_limit, stall
 

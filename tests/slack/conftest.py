@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from chat.models import ModelVersion, SlackWorkspace
-from chat.slack.signature import signature_make
+from llm.models import ModelVersion
+from slack.models import SlackWorkspace
+from slack.signature import signature_make
 from tenants.models import Tenant
-from tests.chat.conftest import gpt4o, o3mini, upstream  # noqa: F401 - the chat fixtures, shared
+from tests.model_fixtures import gpt4o, o3mini, upstream  # noqa: F401 - the chat fixtures, shared
 from tests.slack.fake_slack import FakeSlack
 
 SECRET_A = "8f742231b10e8888abcd99yyyzzz85a5"

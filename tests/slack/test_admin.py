@@ -11,7 +11,8 @@ import pytest
 
 from audit.hashing import fingerprint
 from audit.models import AuditOutbox
-from chat.models import ModelVersion, SlackWorkspace
+from llm.models import ModelVersion
+from slack.models import SlackWorkspace
 from tenants.models import Tenant, User
 from tests.conftest import signed_in
 from tests.slack.conftest import SECRET_A, SECRET_B, TOKEN_A
@@ -19,7 +20,7 @@ from tests.slack.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.django_db
 
-URL = "/admin/chat/slackworkspace/"
+URL = "/admin/slack/slackworkspace/"
 
 
 def form(tenant: Tenant | None, **overrides: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditOutbox
-from chat.models import Conversation, Message, SlackEvent, SlackWorkspace
-from chat.slack.context import FOOTER_SEPARATOR
+from chat.models import Conversation, Message
+from slack.context import FOOTER_SEPARATOR
+from slack.models import SlackEvent, SlackWorkspace
 from tenants.models import Tenant, User
 from tests.conftest import wait_for
 from tests.slack.conftest import BOT_A, SECRET_A, SECRET_B, deliver, direct, envelope, mention
@@ -366,7 +367,7 @@ def test_workspace_of_tenant_b_never_touches_tenant_a(
 
 def test_secrets_are_encrypted_at_rest(workspace_a: SlackWorkspace) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT signing_secret, bot_token FROM chat_slackworkspace WHERE id = %s", [workspace_a.pk])
+        cursor.execute("SELECT signing_secret, bot_token FROM slack_slackworkspace WHERE id = %s", [workspace_a.pk])
         raw_secret, raw_token = cursor.fetchone()
     assert raw_secret.startswith("fernet:")
     assert raw_token.startswith("fernet:")

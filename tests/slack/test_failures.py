@@ -9,9 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from chat.models import Message, SlackEvent, SlackWorkspace
-from chat.slack.context import FOOTER_SEPARATOR
-from chat.tasks import slack_event_process_task
+from chat.models import Message
+from slack.context import FOOTER_SEPARATOR
+from slack.models import SlackEvent, SlackWorkspace
+from slack.tasks import slack_event_process_task
 from tests.conftest import wait_for
 from tests.slack.conftest import BOT_A, SECRET_A, deliver, envelope, mention
 from tests.slack.fake_slack import Failure, FakeSlack
@@ -92,6 +93,7 @@ def test_a_processed_event_is_never_processed_again(
     workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
 ) -> None:
     event, _ = stored(workspace_a, fake_slack, "hello")
-    assert slack_event_process_task.apply(args=(event.pk,)).get() == "done"
-    assert slack_event_process_task.apply(args=(event.pk,)).get() == "skipped"
+    # Eager results, read in the test: an in-process worker of an earlier test can leave Celery's join guard set.
+    assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "done"
+    assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "skipped"
     assert len(upstream.requests_to("gpt-4o")) == 1

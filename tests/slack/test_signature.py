@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from chat.models import SlackEvent, SlackWorkspace
-from chat.slack.signature import signature_is_valid, signature_make
+from slack.models import SlackEvent, SlackWorkspace
+from slack.signature import signature_is_valid, signature_make
 from tests.slack.conftest import SECRET_A, SECRET_B, deliver, envelope, mention
 from tests.slack.fake_slack import FakeSlack
 

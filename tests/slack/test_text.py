@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chat.slack.context import FOOTER_SEPARATOR, slack_to_plain, strip_bot_mention, thread_turns
-from chat.slack.mrkdwn import split_text, to_mrkdwn
+from slack.context import FOOTER_SEPARATOR, slack_to_plain, strip_bot_mention, thread_turns
+from slack.mrkdwn import split_text, to_mrkdwn
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,32 @@
+"""Check every deployment against its upstream now and print a table; exit 1 if an enabled one fails."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from llm.models import Deployment
+from llm.services import deployment_check_and_record
+
+
+class Command(BaseCommand):
+    help = "Test every deployment's connection and report latency, reported model and errors."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--enabled-only", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        deployments = Deployment.objects.order_by("label")
+        if options["enabled_only"]:
+            deployments = deployments.filter(enabled=True)
+        failing = []
+        for deployment in deployments:
+            result = deployment_check_and_record(deployment=deployment)
+            state = "OK" if result.ok else "FAILED"
+            latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "-"
+            detail = result.upstream_model or "" if result.ok else result.admin_message
+            flag = "" if deployment.enabled else " (disabled)"
+            self.stdout.write(f"{state:7} {deployment.label}{flag:11} {deployment.kind:18} {latency:>8}  {detail}")
+            if not result.ok and deployment.enabled:
+                failing.append(deployment.label)
+        if failing:
+            raise CommandError(f"enabled deployments failing: {', '.join(failing)}")

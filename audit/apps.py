@@ -7,4 +7,7 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit trail")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the auth and admin event receivers)
+        from . import (
+            signals,  # noqa: F401  (connects the auth and admin event receivers)
+            tasks,  # noqa: F401  (registers the Celery tasks in every process; services queue them by name)
+        )

@@ -7,7 +7,15 @@ class AuditConfig(AppConfig):
     verbose_name = _("Audit trail")
 
     def ready(self) -> None:
+        from ops.metrics import register_db_gauge
+
         from . import (
             signals,  # noqa: F401  (connects the auth and admin event receivers)
             tasks,  # noqa: F401  (registers the Celery tasks in every process; services queue them by name)
+        )
+        from .selectors import audit_chain_lag, audit_outbox_backlog
+
+        register_db_gauge("officeai_audit_outbox_backlog", "Audit events not yet chained", [], audit_outbox_backlog)
+        register_db_gauge(
+            "officeai_audit_chain_lag_seconds", "Age of the oldest audit event not yet chained", [], audit_chain_lag
         )

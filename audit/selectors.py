@@ -1,5 +1,6 @@
-"""Reads of the audit trail. Every read takes ``tenant=`` and sees only that tenant's chain; a missing row and
-another tenant's row are the same 404 (docs/tenancy.md)."""
+"""Reads of the audit trail. Every read of entries and exports takes ``tenant=`` and sees only that tenant's chain; a
+missing row and another tenant's row are the same 404 (docs/tenancy.md). The platform gauges at the end (for
+/metrics) count over all chains and return numbers only."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import Min, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
-from audit.models import AuditEntry, AuditExport, chain_for
+from audit.models import AuditEntry, AuditExport, AuditOutbox, chain_for
 from tenants.models import Tenant
 
 
@@ -96,3 +97,14 @@ def audit_tenant_list() -> QuerySet[Tenant]:
 
 def audit_tenant_get_by_slug(*, slug: str) -> Tenant | None:
     return Tenant.objects.filter(slug=slug).first()
+
+
+def audit_outbox_backlog() -> list[tuple[list[str], float]]:
+    """Events recorded but not yet chained (the /metrics gauge)."""
+    return [([], float(AuditOutbox.objects.filter(processed_at__isnull=True).count()))]
+
+
+def audit_chain_lag() -> list[tuple[list[str], float]]:
+    """Seconds since the oldest event still waiting to be chained occurred; 0 when none waits."""
+    oldest = AuditOutbox.objects.filter(processed_at__isnull=True).aggregate(at=Min("occurred_at"))["at"]
+    return [([], max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0)]

@@ -33,6 +33,7 @@ from chat.services import (
     chat_turn_start,
     notice_acknowledge,
 )
+from ops import metrics
 
 logger = logging.getLogger("officeai.ws")
 
@@ -81,6 +82,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        metrics.WEBSOCKETS.inc()
+        self.counted = True
         await self.send_json(
             {
                 "type": "session.ready",
@@ -93,6 +96,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         # Leaving never stops a reply: it belongs to the server (chat.engine).
+        if getattr(self, "counted", False):
+            metrics.WEBSOCKETS.dec()
         if not hasattr(self, "joined"):
             return
         self.watcher.close()

@@ -26,7 +26,8 @@ from chat import relay
 from chat.outcome import ReplyOutcome
 from chat.rendering import render_markdown
 from chat.services import TurnStart, chat_reply_finalize
-from llm.client import ChatParams, stream_chat
+from llm.client import ChatParams, estimate_tokens, stream_chat
+from ops import metrics
 
 logger = logging.getLogger("officeai.chat")
 
@@ -158,6 +159,7 @@ class ReplyRun:
         loop = asyncio.get_running_loop()
         stopped = False
         self._beat()
+        metrics.reply_started()
         try:
             await self.sink.started(self.start)
             events = stream_chat(self.start.spec, self.start.prompt, self.params)
@@ -184,11 +186,30 @@ class ReplyRun:
                 self._heartbeat.cancel()
         if stopped or not self.outcome.finished:
             self.outcome.finish("stopped" if stopped else "truncated")
+        self._report()
         try:
             await asyncio.shield(self._finish())
         except asyncio.CancelledError:
             logger.warning("reply %s finalised while its task was cancelled", message_id)
         return self.outcome
+
+    def _report(self) -> None:
+        """The reply's numbers for /metrics (ops.metrics): plain values, no database."""
+        outcome, timings = self.outcome, self.outcome.timings()
+        tokens = outcome.usage.completion_tokens if outcome.usage and outcome.usage.completion_tokens else 0
+        errors = [a["error_kind"] for a in outcome.attempts if a.get("error_kind")]
+        if outcome.error is not None and not outcome.attempts:
+            errors.append(outcome.error.kind)
+        metrics.reply_finished(
+            model=self.start.model_label,
+            channel=self.channel,
+            status=outcome.status,
+            ttft=timings["ttft_ms"] / 1000 if timings["ttft_ms"] is not None else None,
+            duration=timings["duration_ms"] / 1000 if timings["duration_ms"] is not None else None,
+            tokens=tokens or (estimate_tokens(outcome.text) if outcome.text else 0),
+            error_kinds=errors,
+            failovers=sum(1 for a in outcome.attempts if a.get("outcome") == "failed_over"),
+        )
 
     def flush(self) -> None:
         """Hand the pending text to the sink as one delta (sync: called by the coalescing timer too)."""

@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -19,6 +19,28 @@ def _config_loggers(*args: object, **kwargs: object) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+_log_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _task_log_context(task_id: str | None = None, **kwargs: object) -> None:
+    # A task's log lines carry its id where a request's carry the request id; an eager task (inside a request)
+    # gives the request its own id back when it ends.
+    from ops import logs
+
+    if task_id:
+        _log_tokens[task_id] = logs.request_id.set(task_id)
+
+
+@task_postrun.connect
+def _task_log_context_end(task_id: str | None = None, **kwargs: object) -> None:
+    from ops import logs
+
+    token = _log_tokens.pop(task_id or "", None)
+    if token is not None:
+        logs.request_id.reset(token)  # type: ignore[arg-type]
 
 
 app.autodiscover_tasks()

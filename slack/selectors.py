@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Count
+
 from chat.models import Conversation
 from slack.models import SlackEvent, SlackWorkspace
 from tenants.models import Tenant, User
@@ -31,3 +33,9 @@ def slack_event_failed_list(*, workspace: SlackWorkspace | None = None) -> list[
     if workspace is not None:
         qs = qs.filter(tenant=workspace.tenant, workspace=workspace)
     return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def slack_event_counts() -> list[tuple[list[str], float]]:
+    """Events by state over every workspace (the /metrics gauge: a queue that grows, events that fail)."""
+    counts = dict(SlackEvent.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    return [([state], float(counts.get(state, 0))) for state in SlackEvent.Status.values]

@@ -8,6 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 
+from ops import logs
 from tenants.middleware import resolve_tenant
 from tenants.models import Tenant, User
 from tenants.services import SignInRefused, log_refusal
@@ -42,6 +43,8 @@ class TenantScopeMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        # The socket's log lines (and the replies it starts, which copy this context) carry an id and the tenant.
+        logs.request_id.set(logs.new_request_id())
         session_user = scope.get("user")
         user_id = session_user.pk if session_user is not None and session_user.is_authenticated else None
         host = _header(scope, b"host")
@@ -57,4 +60,5 @@ class TenantScopeMiddleware:
             else:
                 logger.info("websocket refused: not signed in (host=%s)", host)
             return await WebsocketDenier()(scope, receive, send)
+        logs.tenant.set(tenant.slug)
         return await self.inner(dict(scope, user=user, tenant=tenant), receive, send)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
+from ops import logs
 from tenants.models import Tenant, User
 from tenants.selectors import tenant_get_for_hostname
 from tenants.services import SignInRefused, log_refusal
@@ -48,4 +49,6 @@ class TenantMiddleware:
                 logout(request)  # deactivated mid-session: the session ends here
             return render_refused(request, refusal)
         request.tenant = tenant  # type: ignore[attr-defined]
+        if tenant is not None:
+            logs.tenant.set(tenant.slug)  # in every log line of this request (RequestContextMiddleware resets it)
         return self.get_response(request)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -27,11 +27,6 @@ def render_refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse
     return render(
         request, "tenants/refused.html", {"refusal_code": refusal.code, "refusal_message": refusal.message}, status=403
     )
-
-
-@login_not_required
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
 
 
 @login_not_required

@@ -70,13 +70,16 @@ INSTALLED_APPS = [
     "llm",
     "chat",
     "slack",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.logs.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.BrowserTimezoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -219,6 +222,10 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
+    # Every broker key (the queue, kombu's bindings and unacked sets) under this installation's prefix, like the
+    # channel layer and the cache: two installations or two test runs on one Redis never share a queue.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = f"{REDIS_KEY_PREFIX}:celery:"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -233,13 +240,29 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 ADMIN_URL = env("DJANGO_ADMIN_URL", default="admin/")
 
 # --- Logging ----------------------------------------------------------------------------------------------------
+LOG_FORMAT = env("LOG_FORMAT", default="plain")  # "json": one object per line, for a log collector
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s] %(message)s"},
+        "json": {"()": "ops.logs.JsonFormatter"},
+    },
+    "filters": {
+        "context": {"()": "ops.logs.ContextFilter"},
+        "client_errors_short": {"()": "ops.logs.ClientErrorWithoutTraceback"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context", "client_errors_short"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Through root only: Django's own console handler (DEBUG) would print each line a second time.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # daphne's runserver prints each request itself; do not log it a second time through root.
         "django.channels.server": {"propagate": False},
@@ -276,6 +299,18 @@ CELERY_BEAT_SCHEDULE = {
     # hourly
     "audit-export-cleanup": {"task": "audit.tasks.audit_export_cleanup_task", "schedule": 60 * 60.0},
 }
+
+# --- Operations ---------------------------------------------------------------------------------------------------
+# /metrics answers these addresses (CIDRs allowed), or any request with "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_ALLOWED_IPS: list[str] = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# Live deployment checks (admin save, "Test connection", health page, llm_health) give up after this many seconds,
+# whatever the deployment's own timeouts.
+LLM_ADMIN_CHECK_TIMEOUT = env.float("LLM_ADMIN_CHECK_TIMEOUT", default=10.0)
+# Every model call goes through this HTTP(S) proxy unless its deployment names its own (or "direct"): a fixed
+# egress address that the Azure resources' network rules admit (docs/deploy.md).
+LLM_EGRESS_PROXY = env("LLM_EGRESS_PROXY", default="")
 
 # --- Secrets at rest ----------------------------------------------------------------------------------------------
 # Fernet keys, newest first. Empty: derived from SECRET_KEY (production requires explicit keys).

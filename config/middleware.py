@@ -1,0 +1,38 @@
+"""Request edges of the whole site that belong to no app."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import cache
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+TZ_COOKIE = "tz"  # set by static/js/tz.js on every page, the admin's included
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def browser_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    """The IANA zone a browser reported, if it is a real one (never a path or an arbitrary string)."""
+    return zoneinfo.ZoneInfo(name) if name in _zone_names() else None
+
+
+class BrowserTimezoneMiddleware:
+    """Dates shown in the person's own time zone. Without it every admin date field tells a browser outside the
+    server's TIME_ZONE "You are 9 hours behind server time". No cookie (first visit, scripts): TIME_ZONE."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = browser_zone(request.COOKIES.get(TZ_COOKIE, ""))
+        if zone is None:
+            timezone.deactivate()
+            return self.get_response(request)
+        with timezone.override(zone):
+            return self.get_response(request)

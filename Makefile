@@ -6,8 +6,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip -q --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SERVE_PORT ?= 8001
+SERVE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/officeai_serve
+SERVE_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint typecheck deploycheck pytest install install-dev system-deps messages clean
+.PHONY: run serve smoke test lint typecheck deploycheck pytest install install-dev system-deps messages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +34,22 @@ run: install messages
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## serve: the production topology here (Procfile): 2 daphne processes on SERVE_PORT and SERVE_PORT+1, a Celery
+## worker and beat, on this machine's PostgreSQL and Redis; metrics summed over the processes (var/prometheus)
+serve: install-dev messages
+	$(PY) -m config.ensure_database "$(SERVE_DATABASE_URL)"
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	export DATABASE_URL="$(SERVE_DATABASE_URL)" REDIS_URL="$(SERVE_REDIS_URL)" PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/var/prometheus" \
+	  DJANGO_DEBUG=false DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-serve-local-only-not-secret-$$(whoami)-0123456789abcdef}" \
+	  PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	  $(PY) manage.py migrate --no-input -v 0 && $(PY) manage.py seed_demo && \
+	  $(PY) manage.py collectstatic --no-input -v 0 && \
+	  exec honcho start -f Procfile -c web=2 -p $(SERVE_PORT)
+
+## smoke: the run command on a fresh clone of HEAD (runtime requirements only), then a sign-in and a websocket chat
+smoke: install-dev
+	bash .ci/smoke
 
 # Debian packages the tests drive: Chromium for browser tests, gettext for the catalogue checks.
 system-deps:

@@ -21,8 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.hashing import fingerprint
 from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
-from llm.services import deployment_check, deployment_check_and_record, deployment_check_record
-from tenants.admin_scoping import OperatorOnlyAdmin
+from llm.services import deployment_check, deployment_check_record, deployments_check_and_record
+from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, OperatorOnlyAdmin
 
 
 def secret_input(label: Any, help_text: Any) -> forms.CharField:
@@ -58,7 +58,7 @@ class SecretFormMixin(forms.ModelForm):
         return cleaned
 
 
-class DeploymentForm(SecretFormMixin, forms.ModelForm[Deployment]):
+class DeploymentForm(SecretFormMixin, LiveCheckForm):
     SECRETS = ("api_key",)
     api_key = secret_input(_("API key"), _("Stored encrypted. Leave empty to keep the current key."))
 
@@ -75,6 +75,7 @@ class DeploymentForm(SecretFormMixin, forms.ModelForm[Deployment]):
             "first_token_timeout",
             "stall_timeout",
             "enabled",
+            "proxy_url",
             "region",
             "notes",
         ]
@@ -82,6 +83,9 @@ class DeploymentForm(SecretFormMixin, forms.ModelForm[Deployment]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.check_result: Any = None
+
+    def run_check(self, subject: Any) -> Any:
+        return deployment_check(deployment=subject)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -92,8 +96,10 @@ class DeploymentForm(SecretFormMixin, forms.ModelForm[Deployment]):
             candidate.full_clean(validate_unique=False)
         except ValidationError:
             return cleaned  # the model's own validation reports it; no live call for an invalid form
-        # Live test with exactly what is about to be saved.
-        self.check_result = deployment_check(deployment=candidate)
+        # Live test with exactly what is about to be saved (made before the transaction: LiveCheckAdminMixin).
+        self.check_result = self.live_result(candidate)
+        if self.check_result is None:
+            return cleaned
         if not self.check_result.ok and candidate.enabled:
             self.add_error(
                 None,
@@ -115,7 +121,7 @@ class ModelVersionAccessInline(admin.TabularInline[ModelVersionAccess, ModelVers
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(OperatorOnlyAdmin[Deployment]):
+class DeploymentAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[Deployment]):
     form = DeploymentForm
     list_display = ["label", "kind", "endpoint_host", "deployment_name", "api_version", "enabled", "check_state"]
     list_filter = ["kind", "enabled", "region"]
@@ -123,6 +129,7 @@ class DeploymentAdmin(OperatorOnlyAdmin[Deployment]):
     readonly_fields = ["key_fingerprint", "last_check_at", "last_check_ok", "last_check_latency_ms"]
     readonly_fields += ["last_check_model", "last_check_error"]
     actions = ["test_connection"]
+    non_atomic_actions = frozenset({"test_connection"})  # network first, then one short write per result
     change_list_template = "admin/llm/deployment/change_list.html"
 
     @admin.display(description=_("key"))
@@ -159,8 +166,8 @@ class DeploymentAdmin(OperatorOnlyAdmin[Deployment]):
 
     @admin.action(description=_("Test connection"))
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
-        for deployment in queryset:
-            result = deployment_check_and_record(deployment=deployment)
+        deployments = list(queryset)
+        for deployment, result in zip(deployments, deployments_check_and_record(deployments=deployments), strict=True):
             if result.ok:
                 self.message_user(
                     request,
@@ -187,8 +194,7 @@ class DeploymentAdmin(OperatorOnlyAdmin[Deployment]):
 
             raise PermissionDenied
         if request.method == "POST":
-            for deployment in Deployment.objects.all():
-                deployment_check_and_record(deployment=deployment)
+            deployments_check_and_record(deployments=list(Deployment.objects.all()))  # at once, each bounded
             self.message_user(request, gettext("All deployments were checked."), messages.SUCCESS)
         context = {
             **self.admin_site.each_context(request),

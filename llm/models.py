@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from llm.crypto import EncryptedTextField
 from tenants.models import Tenant, TenantScopedModel
 
+DIRECT = "direct"  # Deployment.proxy_url: no proxy, even when LLM_EGRESS_PROXY is set
+
 
 class ProviderKind(models.TextChoices):
     AZURE_DATED = "azure_dated", _("Azure OpenAI, dated API (/openai/deployments/…?api-version=)")
@@ -50,6 +52,15 @@ class Deployment(models.Model):
     )
     stall_timeout = models.FloatField(_("stall timeout (s)"), default=60, validators=[MinValueValidator(0.1)])
     enabled = models.BooleanField(_("enabled"), default=True)
+    proxy_url = models.CharField(
+        _("outbound proxy"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "http://host:port of the HTTP(S) proxy this deployment's calls go through. Empty: the server's "
+            "LLM_EGRESS_PROXY setting; “direct”: no proxy."
+        ),
+    )
     region = models.CharField(_("region"), max_length=60, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     last_check_at = models.DateTimeField(_("last check"), null=True, blank=True, editable=False)
@@ -60,7 +71,7 @@ class Deployment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    AUDIT_SECRET_FIELDS = ("api_key",)
+    AUDIT_SECRET_FIELDS = ("api_key", "proxy_url")  # a proxy URL may carry credentials
 
     class Meta:
         verbose_name = _("deployment")
@@ -89,6 +100,12 @@ class Deployment(models.Model):
                 URLValidator(schemes=["http", "https"])(self.endpoint)
             except ValidationError:
                 errors["endpoint"] = _("Enter the endpoint as an http(s) URL.")
+        proxy = (self.proxy_url or "").strip()
+        if proxy and proxy.lower() != DIRECT:
+            try:
+                URLValidator(schemes=["http", "https"])(proxy)
+            except ValidationError:
+                errors["proxy_url"] = _("Enter the proxy as http://host:port (or https://), or “direct”.")
         if errors:
             raise ValidationError(errors)
 

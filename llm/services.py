@@ -1,21 +1,54 @@
-"""Writes of the model layer: live checks of a deployment against its upstream, and their result on the row."""
+"""Writes of the model layer: live checks of a deployment against its upstream, and their result on the row.
+
+A live check is a network call: callers make it outside any database transaction (the admin runs it before the
+transaction of a save opens, and records the result after), and it is bounded by ``LLM_ADMIN_CHECK_TIMEOUT``
+whatever the deployment's own timeouts, so a hanging upstream never holds an admin request or a pooled
+connection for long. Several deployments are checked at once."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from llm.client import ConnectionTestResult, test_connection
+from llm.client import ConnectionTestResult, DeploymentSpec, test_connection
 from llm.models import Deployment, ModelVersion
 from llm.specs import deployment_spec, model_spec
 
 
+def bounded(spec: DeploymentSpec) -> DeploymentSpec:
+    """The deployment's spec with every timeout capped at the admin's budget."""
+    budget = float(settings.LLM_ADMIN_CHECK_TIMEOUT)
+    return dataclasses.replace(
+        spec,
+        connect_timeout=min(spec.connect_timeout, budget),
+        first_token_timeout=min(spec.first_token_timeout, budget),
+        total_timeout=min(spec.total_timeout, budget),
+    )
+
+
+def deployments_check(
+    *, deployments: Sequence[Deployment], model_version: ModelVersion | None = None
+) -> list[ConnectionTestResult]:
+    """Live calls to each deployment's upstream with its current settings (saved or not), all at once."""
+    calls = [
+        (bounded(deployment_spec(d)), model_spec(model_version, deployments=[d]) if model_version else None)
+        for d in deployments
+    ]
+
+    async def run_all() -> list[ConnectionTestResult]:
+        return list(await asyncio.gather(*(test_connection(spec, model) for spec, model in calls)))
+
+    return async_to_sync(run_all)() if calls else []
+
+
 def deployment_check(*, deployment: Deployment, model_version: ModelVersion | None = None) -> ConnectionTestResult:
-    """A live call to the upstream with this deployment's current settings (saved or not)."""
-    spec = deployment_spec(deployment)
-    model = model_spec(model_version, deployments=[deployment]) if model_version is not None else None
-    return async_to_sync(test_connection)(spec, model)
+    return deployments_check(deployments=[deployment], model_version=model_version)[0]
 
 
 @transaction.atomic
@@ -30,7 +63,9 @@ def deployment_check_record(*, deployment: Deployment, result: ConnectionTestRes
     )
 
 
-def deployment_check_and_record(*, deployment: Deployment) -> ConnectionTestResult:
-    result = deployment_check(deployment=deployment)
-    deployment_check_record(deployment=deployment, result=result)
-    return result
+def deployments_check_and_record(*, deployments: Sequence[Deployment]) -> list[ConnectionTestResult]:
+    """Check at once, then record each result (the writes come after the network, one short transaction each)."""
+    results = deployments_check(deployments=deployments)
+    for deployment, result in zip(deployments, results, strict=True):
+        deployment_check_record(deployment=deployment, result=result)
+    return results

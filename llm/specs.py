@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from llm.client.types import DeploymentSpec, ModelSpec, ProviderKind
-from llm.models import Deployment, ModelVersion
+from llm.models import DIRECT, Deployment, ModelVersion
 from llm.selectors import model_version_with_deployments
 
 
@@ -19,7 +21,16 @@ def deployment_spec(deployment: Deployment) -> DeploymentSpec:
         connect_timeout=deployment.connect_timeout,
         first_token_timeout=deployment.first_token_timeout,
         stall_timeout=deployment.stall_timeout,
+        proxy=egress_proxy(deployment),
     )
+
+
+def egress_proxy(deployment: Deployment) -> str:
+    """The deployment's own proxy, else LLM_EGRESS_PROXY; ``direct`` on the deployment means none."""
+    own = (deployment.proxy_url or "").strip()
+    if own.lower() == DIRECT:
+        return ""
+    return own or str(settings.LLM_EGRESS_PROXY or "")
 
 
 def model_spec(model_version: ModelVersion, deployments: list[Deployment] | None = None) -> ModelSpec:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
@@ -13,10 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from audit.hashing import fingerprint
 from llm.admin import SecretFormMixin, secret_input
 from slack.models import SlackWorkspace
-from tenants.admin_scoping import TenantScopedAdmin, is_operator
+from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, TenantScopedAdmin, is_operator
 
 
-class SlackWorkspaceForm(SecretFormMixin, forms.ModelForm[SlackWorkspace]):
+class SlackWorkspaceForm(SecretFormMixin, LiveCheckForm):
     """Secrets are write-only (empty keeps them); the bot token is checked live with ``auth.test`` on save, which
     also fills in the bot's user id and name."""
 
@@ -46,9 +45,13 @@ class SlackWorkspaceForm(SecretFormMixin, forms.ModelForm[SlackWorkspace]):
             "notice_language",
         ]
 
+    def run_check(self, subject: Any) -> Any:
+        from slack.client import bot_identity
+
+        return bot_identity(token=subject)
+
     def clean(self) -> dict[str, Any]:
         from llm.selectors import model_version_list
-        from slack.client import bot_identity
 
         cleaned = super().clean() or {}
         if self.errors:
@@ -67,7 +70,9 @@ class SlackWorkspaceForm(SecretFormMixin, forms.ModelForm[SlackWorkspace]):
         if version is not None and tenant is not None and not model_version_list(tenant=tenant).filter(pk=version.pk):
             self.add_error("model_version", gettext("This model is not available for the company."))
             return cleaned
-        identity = bot_identity(token=cleaned["bot_token"])
+        identity = self.live_result(cleaned["bot_token"])  # auth.test, made before the transaction opens
+        if identity is None:
+            return cleaned
         if not identity.ok:
             self.add_error(
                 "bot_token", gettext("Slack refused the bot token (auth.test: %(error)s).") % {"error": identity.error}
@@ -87,7 +92,7 @@ class SlackWorkspaceForm(SecretFormMixin, forms.ModelForm[SlackWorkspace]):
 
 
 @admin.register(SlackWorkspace)
-class SlackWorkspaceAdmin(TenantScopedAdmin[SlackWorkspace]):
+class SlackWorkspaceAdmin(LiveCheckAdminMixin, TenantScopedAdmin[SlackWorkspace]):
     """Operators manage every company's Slack app; tenant admins only their own. Changes are audited (secrets as
     fingerprints). The change page shows the Request URL and the app manifest to paste into Slack."""
 

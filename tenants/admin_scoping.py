@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import unquote
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import ModelChoiceField
@@ -56,10 +59,73 @@ class AuditedAdminMixin(admin.ModelAdmin):  # mixed into the generic admins belo
             admin_object_changed.send(sender=type(obj), request=request, obj=obj, action="deleted")
         return result
 
+    # Actions that call the network and make their own short writes after it (e.g. a live connection test): not
+    # wrapped in one transaction, which would stay open for the whole call.
+    non_atomic_actions: frozenset[str] = frozenset()
+
     def response_action(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | None:
+        if request.POST.get("action") in self.non_atomic_actions:
+            return super().response_action(request, *args, **kwargs)
         # Bulk actions (delete_selected) log and delete in one transaction, like the single-object views.
         with transaction.atomic():
             return super().response_action(request, *args, **kwargs)
+
+
+# --- Live checks before the transaction ------------------------------------------------------------------------
+DEFER = object()  # the first, validating pass: note what to check, do not call the network
+_LIVE_CHECK = "_officeai_live_check"
+
+
+class LiveCheckForm(forms.ModelForm):  # a mixin for the ModelForms of any model
+    """A form whose validation needs a network call (a deployment's connection test, Slack's auth.test).
+
+    ``clean`` calls ``live_result(subject)``. Under ``LiveCheckAdminMixin`` the admin has already made the call,
+    outside the save's transaction, and this returns its result; on the first pass it only notes the subject.
+    Used on its own (no admin), the form makes the call itself."""
+
+    live_check: Any = None  # set per request by LiveCheckAdminMixin.get_form
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.check_subject: Any = None
+
+    def run_check(self, subject: Any) -> Any:
+        raise NotImplementedError
+
+    def live_result(self, subject: Any) -> Any:
+        """The check's result for ``subject``; None on the admin's first pass."""
+        if self.live_check is DEFER:
+            self.check_subject = subject
+            return None
+        return self.live_check if self.live_check is not None else self.run_check(subject)
+
+
+class LiveCheckAdminMixin(admin.ModelAdmin):  # mixed into the ModelAdmin of any model
+    """Django validates and saves a change inside one transaction; a network call in ``clean`` would hold it (and a
+    pooled connection) open while an upstream hangs. For a POST this validates the form once first, makes the
+    form's live check then, outside any transaction, and hands the result to the real pass."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"live_check": getattr(request, _LIVE_CHECK, None)})
+
+    @csrf_protect_m
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST" and getattr(request, _LIVE_CHECK, None) is None:
+            obj = self.get_object(request, unquote(object_id)) if object_id else None
+            allowed = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+            if allowed:
+                setattr(request, _LIVE_CHECK, DEFER)
+                form = self.get_form(request, obj, change=obj is not None)(request.POST, request.FILES, instance=obj)
+                subject = form.check_subject if form.is_valid() else None
+                setattr(request, _LIVE_CHECK, form.run_check(subject) if subject is not None else None)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class OperatorOnlyAdmin(AuditedAdminMixin, admin.ModelAdmin[M], Generic[M]):

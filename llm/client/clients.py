@@ -2,7 +2,7 @@
 
 A client owns an HTTP connection pool, so creating one per request would redo TCP and TLS set-up each time. The
 cache key includes a fingerprint of everything that shapes the client (kind, endpoint, key, api-version,
-timeouts), so a deployment edited in the admin gets a fresh client on its next request, without a restart.
+timeouts, proxy), so a deployment edited in the admin gets a fresh client on its next request, without a restart.
 
 Connection pools belong to one event loop. Daphne runs one loop per process, but ``async_to_sync`` (Celery tasks,
 sync views) and tests create loops of their own, so the cache is kept per loop and entries of closed loops are
@@ -38,6 +38,7 @@ def fingerprint(deployment: DeploymentSpec) -> str:
         deployment.api_version,
         deployment.api_key,
         repr((deployment.connect_timeout, deployment.total_timeout)),
+        deployment.proxy,
     )
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -54,8 +55,10 @@ def base_url(deployment: DeploymentSpec) -> str:
 
 
 def new_client(deployment: DeploymentSpec) -> openai.AsyncOpenAI:
-    """A client that nobody else shares (the caller closes it)."""
+    """A client that nobody else shares (the caller closes it). With ``deployment.proxy`` every request goes
+    through that proxy (a fixed egress address that Azure's network rules admit)."""
     timeout = httpx2.Timeout(deployment.total_timeout, connect=deployment.connect_timeout)
+    http_client = openai.DefaultAsyncHttpxClient(proxy=deployment.proxy, timeout=timeout) if deployment.proxy else None
     if deployment.kind is ProviderKind.AZURE_DATED:
         return openai.AsyncAzureOpenAI(
             azure_endpoint=base_url(deployment),
@@ -64,10 +67,15 @@ def new_client(deployment: DeploymentSpec) -> openai.AsyncOpenAI:
             api_key=deployment.api_key,
             max_retries=0,  # stream_chat fails over to the next deployment itself
             timeout=timeout,
+            http_client=http_client,
         )
     if deployment.kind in (ProviderKind.AZURE_V1, ProviderKind.OPENAI_COMPATIBLE):
         return openai.AsyncOpenAI(
-            base_url=base_url(deployment), api_key=deployment.api_key, max_retries=0, timeout=timeout
+            base_url=base_url(deployment),
+            api_key=deployment.api_key,
+            max_retries=0,
+            timeout=timeout,
+            http_client=http_client,
         )
     raise ValueError(f"no HTTP client for provider kind {deployment.kind.value!r}")
 

@@ -29,6 +29,7 @@ class DeploymentSpec:
     first_token_timeout: float = 30
     stall_timeout: float = 30
     total_timeout: float = 600
+    proxy: str = field(default="", repr=False)  # outbound HTTP(S) proxy URL; empty: none (may hold credentials)
 
     def __repr__(self) -> str:
         # Written out so the key can never show up in logs, tracebacks or audit details.

@@ -68,8 +68,11 @@ def deployment(
     key: str = KEY,
     api_version: str = "2024-10-21",
     endpoint: str | None = None,
+    proxy: str = "",
     **timeouts: float,
 ) -> DeploymentSpec:
+    if set(timeouts) - set(FAST):
+        raise TypeError(f"unknown timeouts: {sorted(set(timeouts) - set(FAST))}")
     if endpoint is None:
         endpoint = upstream.url + "/v1" if kind is ProviderKind.OPENAI_COMPATIBLE else upstream.url
     return DeploymentSpec(
@@ -80,7 +83,11 @@ def deployment(
         deployment_name=name,
         api_version=api_version if kind is ProviderKind.AZURE_DATED else "",
         api_key=key,
-        **{**FAST, **timeouts},
+        proxy=proxy,
+        connect_timeout=timeouts.get("connect_timeout", FAST["connect_timeout"]),
+        first_token_timeout=timeouts.get("first_token_timeout", FAST["first_token_timeout"]),
+        stall_timeout=timeouts.get("stall_timeout", FAST["stall_timeout"]),
+        total_timeout=timeouts.get("total_timeout", FAST["total_timeout"]),
     )
 
 

@@ -1,11 +1,12 @@
-"""Check every deployment against its upstream now and print a table; exit 1 if an enabled one fails."""
+"""Check every deployment against its upstream now (all at once, each within LLM_ADMIN_CHECK_TIMEOUT) and print a
+table; exit 1 if an enabled one fails."""
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from llm.models import Deployment
-from llm.services import deployment_check_and_record
+from llm.services import deployments_check_and_record
 
 
 class Command(BaseCommand):
@@ -15,12 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--enabled-only", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        deployments = Deployment.objects.order_by("label")
+        queryset = Deployment.objects.order_by("label")
         if options["enabled_only"]:
-            deployments = deployments.filter(enabled=True)
+            queryset = queryset.filter(enabled=True)
         failing = []
-        for deployment in deployments:
-            result = deployment_check_and_record(deployment=deployment)
+        deployments = list(queryset)
+        results = deployments_check_and_record(deployments=deployments)  # all at once, each bounded
+        for deployment, result in zip(deployments, results, strict=True):
             state = "OK" if result.ok else "FAILED"
             latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "-"
             detail = result.upstream_model or "" if result.ok else result.admin_message

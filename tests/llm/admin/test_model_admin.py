@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 
 from audit.models import AuditOutbox
+from llm import admin as llm_admin
 from llm.models import Deployment, ModelVersion
 from tenants.models import User
 from tests.conftest import signed_in
 from tests.model_fixtures import KEY, make_deployment
-from tests.upstream.server import UpstreamServer
+from tests.upstream.server import UpstreamServer, hang
 
 
 def deployment_form(upstream: UpstreamServer, **overrides: Any) -> dict[str, Any]:
@@ -220,3 +222,60 @@ def test_operator_manages_model_versions_with_deployments_and_tenants(
     version = ModelVersion.objects.get(family="gpt-4.1")
     assert list(version.tenants.all()) == [tenant_b]
     assert AuditOutbox.objects.filter(event_type="admin.modelversion.created").count() == 1
+
+
+# --- Live checks off the request path ------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_hanging_upstream_holds_a_save_only_for_the_check_budget_and_never_inside_the_transaction(
+    operator: User, upstream: UpstreamServer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.LLM_ADMIN_CHECK_TIMEOUT = 1
+    seen: list[bool] = []
+    real = llm_admin.deployment_check
+
+    def watched(**kwargs: Any) -> Any:
+        seen.append(transaction.get_connection().in_atomic_block)
+        return real(**kwargs)
+
+    monkeypatch.setattr(llm_admin, "deployment_check", watched)
+    upstream.script("gpt-4o", hang(seconds=30))
+    started = time.monotonic()
+    # The deployment's own first-token timeout is 60 s; the admin's budget (1 s) wins.
+    response = signed_in(operator).post(
+        "/admin/llm/deployment/add/", deployment_form(upstream, first_token_timeout="60")
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 6, elapsed
+    assert response.status_code == 200
+    assert "The connection test failed" in response.content.decode()
+    assert not Deployment.objects.exists()
+    assert seen == [False]  # one live call, made before the admin's transaction opened
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_connection_and_check_all_call_every_deployment_at_once(
+    operator: User, upstream: UpstreamServer, settings: Any
+) -> None:
+    settings.LLM_ADMIN_CHECK_TIMEOUT = 2
+    deployments = []
+    for index in range(4):
+        upstream.add_deployment(f"slow-{index}")
+        deployments.append(make_deployment(upstream, f"slow-{index}", f"slow-{index}", first_token_timeout=60))
+    client = signed_in(operator)
+    for round_ in ("action", "check all"):
+        for index in range(4):
+            upstream.script(f"slow-{index}", hang(seconds=30))
+        started = time.monotonic()
+        if round_ == "action":
+            response = client.post(
+                "/admin/llm/deployment/",
+                {"action": "test_connection", "_selected_action": [d.pk for d in deployments]},
+                follow=True,
+            )
+        else:
+            response = client.post("/admin/llm/deployment/health/", follow=True)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200
+        assert elapsed < 6, (round_, elapsed)  # one budget, not four
+        assert all(not d.last_check_ok for d in Deployment.objects.all()), round_
+    assert "did not answer in time" in Deployment.objects.first().last_check_error  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.hashing import fingerprint
 from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
-from llm.services import deployment_check, deployment_check_record, deployments_check_and_record
+from llm.services import deployment_check, deployment_save, deployments_check_and_record
 from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, OperatorOnlyAdmin
 
 
@@ -145,11 +145,10 @@ class DeploymentAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[Deployment]):
         return gettext("failed")
 
     def save_model(self, request: HttpRequest, obj: Deployment, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
         result = form.check_result
+        deployment_save(deployment=obj, acting_user=request.user, check=result)
         if result is None:
             return
-        deployment_check_record(deployment=obj, result=result)
         if result.ok:
             self.message_user(
                 request,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -45,6 +47,21 @@ def deployments_check(
         return list(await asyncio.gather(*(test_connection(spec, model) for spec, model in calls)))
 
     return async_to_sync(run_all)() if calls else []
+
+
+@transaction.atomic
+def deployment_save(
+    *, deployment: Deployment, acting_user: AbstractBaseUser | AnonymousUser, check: ConnectionTestResult | None = None
+) -> Deployment:
+    """Save a deployment edited in the admin console, with the result of the live check made before this
+    transaction (``check``). Platform operators only. The admin records the audit entry (before/after, key as a
+    fingerprint) in the same transaction."""
+    if not getattr(acting_user, "is_superuser", False):
+        raise PermissionDenied("only platform operators manage deployments")
+    deployment.save()
+    if check is not None:
+        deployment_check_record(deployment=deployment, result=check)
+    return deployment
 
 
 def deployment_check(*, deployment: Deployment, model_version: ModelVersion | None = None) -> ConnectionTestResult:

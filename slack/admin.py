@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from audit.hashing import fingerprint
 from llm.admin import SecretFormMixin, secret_input
 from slack.models import SlackWorkspace
+from slack.services import slack_workspace_save
 from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, TenantScopedAdmin, is_operator
 
 
@@ -110,6 +111,9 @@ class SlackWorkspaceAdmin(LiveCheckAdminMixin, TenantScopedAdmin[SlackWorkspace]
     @admin.display(description=_("bot token"))
     def bot_token_fingerprint(self, obj: SlackWorkspace) -> str:
         return fingerprint(obj.bot_token or "") or "—"
+
+    def save_model(self, request: HttpRequest, obj: SlackWorkspace, form: Any, change: bool) -> None:
+        slack_workspace_save(workspace=obj, acting_user=request.user)  # type: ignore[arg-type]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from celery import current_app
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -86,6 +87,19 @@ def event_ignore_reason(*, workspace: SlackWorkspace, event: dict[str, Any]) -> 
     if not all(isinstance(event.get(name), str) and event.get(name) for name in ("user", "channel", "ts")):
         return "incomplete event"
     return ""
+
+
+@transaction.atomic
+def slack_workspace_save(*, workspace: SlackWorkspace, acting_user: User) -> SlackWorkspace:
+    """Save a company's Slack app edited in the admin console: platform operators for any company, a company's
+    admins for their own only (the workspace is forced onto their company). The admin records the audit entry
+    (secrets as fingerprints) in the same transaction."""
+    if not acting_user.is_superuser:
+        if not acting_user.is_tenant_admin:
+            raise PermissionDenied("only platform operators and company admins manage Slack workspaces")
+        workspace.tenant_id = acting_user.tenant_id
+    workspace.save()
+    return workspace
 
 
 def slack_event_receive(*, workspace: SlackWorkspace, payload: object, retry_num: str | None = None) -> Receipt:

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 from tenants.models import Tenant, TenantDomain, TenantHostname, User
-from tenants.services import user_save
+from tenants.services import tenant_save, user_save
 
 
 class TenantDomainInline(admin.TabularInline[TenantDomain, Tenant]):
@@ -36,6 +36,9 @@ class TenantAdmin(OperatorOnlyAdmin[Tenant]):
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("tenantdomain_set")
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        tenant_save(tenant=obj, acting_user=request.user)  # type: ignore[arg-type]
 
 
 class UserAdminForm(forms.ModelForm[User]):

@@ -124,6 +124,17 @@ def tenant_create(*, name: str, slug: str, domains: Iterable[str] = (), is_activ
     return tenant
 
 
+@transaction.atomic
+def tenant_save(*, tenant: Tenant, acting_user: User) -> Tenant:
+    """Save a company edited in the admin console. Platform operators only; the admin records the audit entry, with
+    the company's domains, in the same transaction once its inlines are saved."""
+    if not acting_user.is_superuser:
+        raise PermissionDenied("only platform operators manage companies")
+    tenant.slug = tenant.slug.strip().lower()
+    tenant.save()
+    return tenant
+
+
 def _check_acting_user(*, acting_user: User | None, user: User) -> None:
     if acting_user is None or acting_user.is_superuser:
         return

@@ -147,7 +147,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             await self.send_error("bad_json", _("The frame is not valid JSON."))
             return
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):

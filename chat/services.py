@@ -70,10 +70,23 @@ def title_from(text: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
 
 
+def storable(text: str) -> str:
+    """``text`` if the database can store it: no NUL and no lone surrogate (JSON can carry both; UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatRefused(
+            "bad_text", gettext("The text contains a broken character. Remove it and try again.")
+        ) from None
+    if "\x00" in text:
+        raise ChatRefused("bad_text", gettext("The text contains a NUL character. Remove it and try again."))
+    return text
+
+
 def validate_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ChatRefused("empty", gettext("Type a message first."))
-    text = text.strip()
+    text = storable(text.strip())
     if len(text) > MAX_TEXT:
         raise ChatRefused(
             "too_long",
@@ -223,7 +236,7 @@ def chat_turn_start(
     """Save the person's message and an empty assistant message marked streaming; the engine fills it."""
     text = validate_text(text)
     if conversation_id is None:
-        prompt = system_prompt.strip() if isinstance(system_prompt, str) else ""
+        prompt = storable(system_prompt.strip()) if isinstance(system_prompt, str) else ""
         if len(prompt) > MAX_SYSTEM_PROMPT:
             raise ChatRefused(
                 "too_long",
@@ -402,7 +415,7 @@ def notice_acknowledge(*, user: User, notice: Notice) -> bool:
 def conversation_rename(*, conversation: Conversation, title: object) -> Conversation:
     if not isinstance(title, str) or not title.strip():
         raise ChatRefused("empty", gettext("Enter a title."))
-    conversation.title = " ".join(title.split())[:200]
+    conversation.title = storable(" ".join(title.split())[:200])
     conversation.save(update_fields=["title", "updated_at"])
     return conversation
 
@@ -426,7 +439,7 @@ def conversation_configure(
                 gettext("The system prompt is too long; the limit is %(max)s characters.")
                 % {"max": f"{MAX_SYSTEM_PROMPT:,}"},
             )
-        conversation.system_prompt = system_prompt.strip()
+        conversation.system_prompt = storable(system_prompt.strip())
     if model_version_id not in (None, ""):
         conversation.model_version = model_version_resolve(
             tenant=tenant, conversation=conversation, model_version_id=model_version_id

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
@@ -149,6 +151,27 @@ def _error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The JSON API answers in JSON also when it refuses: a missing (or another person's) conversation is a JSON
+    404, a wrong method a JSON 405, never the HTML error page the fetch() in chat.js cannot read."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return _error("not_found", _("This conversation does not exist."), 404)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            response = _error(
+                "method_not_allowed", _("This address does not take %(method)s.") % {"method": request.method}, 405
+            )
+            response["Allow"] = allowed
+        return response
+
+    return wrapped
+
+
 def _conversation_json(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
@@ -179,16 +202,17 @@ def _message_json(message: Message) -> dict[str, Any]:
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise ChatRefused("bad_json", _("The request body is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise ChatRefused("bad_json", _("The request body must be a JSON object."))
     return data
 
 
+@json_api
 @require_GET
 def conversations(request: AuthedRequest) -> JsonResponse:
-    query = request.GET.get("q", "")[:200]
+    query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL text cannot hold NUL
     rows = conversation_list(tenant=request.tenant, user=request.user, query=query)[:200]
     return JsonResponse(
         {
@@ -205,6 +229,7 @@ def conversations(request: AuthedRequest) -> JsonResponse:
     )
 
 
+@json_api
 @require_GET
 def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
@@ -231,6 +256,7 @@ def _mutation(request: AuthedRequest, conversation_id: int, action: Any) -> Json
     return JsonResponse(result)
 
 
+@json_api
 @require_POST
 def rename(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     return _mutation(
@@ -242,6 +268,7 @@ def rename(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     )
 
 
+@json_api
 @require_POST
 def delete(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     def act(c: Conversation, body: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +278,7 @@ def delete(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     return _mutation(request, conversation_id, act)
 
 
+@json_api
 @require_POST
 def configure(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     return _mutation(
@@ -310,10 +338,6 @@ def export_json(request: AuthedRequest, conversation_id: int) -> HttpResponse:
         "messages": [{k: v for k, v in _message_json(m).items() if k != "html"} for m in messages],
     }
     return _download(json.dumps(data, ensure_ascii=False, indent=2), conversation, "json", "application/json")
-
-
-def not_found_json(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return _error("not_found", _("This conversation does not exist."), 404)
 
 
 __all__ = ["Http404", "chat_page"]

@@ -40,7 +40,7 @@ def slack_events(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "invalid request"}, status=401)
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return JsonResponse({"error": "the body is not JSON"}, status=400)
     receipt = slack_event_receive(
         workspace=workspace, payload=payload, retry_num=request.headers.get("X-Slack-Retry-Num")

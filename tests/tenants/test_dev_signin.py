@@ -44,3 +44,20 @@ def test_view_refuses_when_the_setting_is_off(user_a: User) -> None:
     request = RequestFactory().post("/accounts/dev-signin/", {"email": user_a.email})
     with pytest.raises(Http404):
         dev_signin(request)
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("https://evil.example/", "/"),
+        ("//evil.example/path", "/"),
+        ("https:evil.example", "/"),
+        ("/api/conversations/", "/api/conversations/"),
+        ("", "/"),
+    ],
+)
+def test_dev_signin_next_stays_on_site(user_a: User, user_b: User, next_url: str, lands_on: str) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(f"/accounts/dev-signin/?next={next_url}", {"email": user_a.email})
+    assert response.status_code == 302
+    assert response["Location"] == lands_on

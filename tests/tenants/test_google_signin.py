@@ -187,3 +187,10 @@ def test_no_local_signup_or_password_login(client: Client, tenant_a: Tenant) -> 
     page = client.get("/accounts/login/").content.decode()
     assert 'type="password"' not in page
     assert 'data-testid="google-signin"' in page
+
+
+def test_google_login_without_a_client_is_a_clear_page(settings: Any, db: None) -> None:
+    settings.SOCIALACCOUNT_PROVIDERS = {"google": {**settings.SOCIALACCOUNT_PROVIDERS["google"], "APPS": []}}
+    response = Client().get("/accounts/google/login/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 404
+    assert "Google sign-in is not configured on this server" in response.content.decode()

@@ -7,4 +7,7 @@ class ChatConfig(AppConfig):
     verbose_name = _("Chat")
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (registers the Celery tasks in every process; services queue them by name)
+        from . import (
+            signals,  # noqa: F401  (sessions follow the account)
+            tasks,  # noqa: F401  (registers the Celery tasks in every process; services queue them by name)
+        )

@@ -19,7 +19,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import engine, relay
 from chat.engine import LiveSink, done_frame
-from chat.groups import GLOBAL_GROUP, tenant_group
+from chat.groups import GLOBAL_GROUP, tenant_group, user_group
 from chat.models import Message
 from chat.relay import Frame, db_async
 from chat.rendering import render_markdown, render_plain
@@ -79,7 +79,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.language = self._language()  # the cookie and headers of a socket do not change
         self.tokens = RATE_BURST
         self.refilled = time.monotonic()
-        for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
+        for group in self._groups():
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         metrics.WEBSOCKETS.inc()
@@ -103,7 +103,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.watcher.close()
         for conversation_id in self.joined:
             await self.hub.unwatch(conversation_id, self.watcher)
-        for group in (tenant_group(self.tenant.pk), GLOBAL_GROUP):
+        for group in self._groups():
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -348,6 +348,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def tenant_event(self, message: dict[str, Any]) -> None:
         """A tenant-wide event (e.g. ``notice.updated``) sent to ``tenant-<id>`` by a service on commit."""
         await self.send_json(message["event"])
+
+    def _groups(self) -> tuple[str, ...]:
+        return (tenant_group(self.tenant.pk), user_group(self.user.pk), GLOBAL_GROUP)
+
+    async def session_end(self, message: dict[str, Any]) -> None:
+        """The person was deactivated or signed out, or their company was deactivated (chat.signals): the socket
+        ends now, from whichever process saw the change. Running answers go on and are saved."""
+        await self.send_json({"type": "session.ended", "reason": message.get("reason", "")})
+        await self.close(code=4401)
 
     async def notice_changed(self, message: dict[str, Any]) -> None:
         """A notice changed somewhere: send this person their effective notice (language and ack are theirs)."""

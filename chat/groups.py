@@ -15,6 +15,11 @@ def tenant_group(tenant_id: int) -> str:
     return f"tenant-{tenant_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Channel-layer group of every socket of one person (closed when they are deactivated or sign out)."""
+    return f"user-{user_id}"
+
+
 def conversation_channel(conversation_id: int) -> str:
     """Redis pub/sub channel of one conversation's live reply frames (chat.relay)."""
     return f"{settings.REDIS_KEY_PREFIX}:relay:conv:{conversation_id}"

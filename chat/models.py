@@ -77,7 +77,11 @@ class Message(TenantScopedModel):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["conversation", "id"], name="msg_conversation_order")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="msg_conversation_order"),
+            # Running answers (a handful at any time): the per-person cap counts them at every turn start.
+            models.Index(fields=["conversation"], condition=models.Q(status="streaming"), name="msg_streaming"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} #{self.pk}"

@@ -9,9 +9,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
@@ -155,6 +157,43 @@ def model_resolve(*, tenant: Tenant, conversation: Conversation, model_version_i
     return served[0]
 
 
+def account_check(*, tenant: Tenant, user: User | None) -> None:
+    """Every turn, web or Slack: the person and the company are still active (a socket or a Slack thread can
+    outlive a deactivation), and the person has fewer answers running than their company allows. One query."""
+    if user is None:  # a Slack member not linked to a user of the company
+        if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
+            raise ChatRefused("account_inactive", gettext("Your company's access to Office AI has ended."))
+        return
+    running = (
+        Message.objects.filter(
+            conversation__user=OuterRef("pk"), role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+        )
+        .order_by()
+        .values("conversation__user")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    row = (
+        User.objects.filter(pk=user.pk, tenant=tenant, is_active=True, tenant__is_active=True)
+        .annotate(running=Coalesce(Subquery(running), 0))
+        .values_list("tenant__max_concurrent_replies", "running")
+        .first()
+    )
+    if row is None:
+        raise ChatRefused("account_inactive", gettext("Your account or your company's access to Office AI has ended."))
+    cap, count = row
+    if count >= cap:
+        raise ChatRefused(
+            "too_many_replies",
+            ngettext(
+                "You already have %(n)d answer being written. Wait for it, or stop it, then try again.",
+                "You already have %(n)d answers being written. Wait for one, or stop one, then try again.",
+                count,
+            )
+            % {"n": count},
+        )
+
+
 def turn_begin(
     *,
     tenant: Tenant,
@@ -171,6 +210,7 @@ def turn_begin(
     ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
     ``deployments``: the version's enabled deployments, primary first (``model_resolve``).
     An unsaved ``user_message`` is inserted together with the answer."""
+    account_check(tenant=tenant, user=user)
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
     if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))

@@ -53,6 +53,10 @@ CHAT_STRINGS: dict[str, str] = {
     "reconnecting": gettext_noop("Reconnecting…"),
     "connected": gettext_noop("Connected"),
     "not_connected": gettext_noop("Not connected. Your text is kept: send it again when the connection is back."),
+    "session_ended": gettext_noop(
+        "Your session has ended (signed out, or your access was removed). Copy any text you want to keep, then "
+        "reload the page."
+    ),
     "send_unconfirmed": gettext_noop(
         "The connection dropped before your message was confirmed. Your text is kept; check the chat before "
         "sending it again."

@@ -48,6 +48,11 @@ class Tenant(models.Model):
         blank=True,
         help_text=_("Audit entries older than this are deleted, leaving a signed checkpoint. Empty: keep forever."),
     )
+    max_concurrent_replies = models.PositiveSmallIntegerField(
+        _("answers at once per person"),
+        default=3,
+        help_text=_("How many answers one person may have running at the same time, web and Slack together."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

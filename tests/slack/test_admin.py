@@ -164,3 +164,14 @@ def test_a_new_entry_can_be_saved_disabled_first_to_get_its_manifest(
     workspace.refresh_from_db()
     assert workspace.enabled
     assert workspace.bot_user_id == "UBOTA"
+
+
+def test_a_taken_slug_says_so_without_naming_the_company_that_has_it(
+    admin_b: User, workspace_a: SlackWorkspace, tenant_b: Tenant, fake_slack: FakeSlack
+) -> None:
+    response = signed_in(admin_b).post(URL + "add/", form(None, slug=workspace_a.slug, team_id="TBETA", enabled=None))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This slug is already in use. Choose another one." in page
+    assert "Alpha" not in page.split("errorlist")[1][:300]
+    assert SlackWorkspace.objects.filter(tenant=tenant_b).count() == 0

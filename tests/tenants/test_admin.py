@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -156,3 +158,34 @@ def test_operator_cannot_give_a_domain_of_one_tenant_to_another(operator: User, 
     )
     assert response.status_code == 200  # form shown again with an error
     assert not Tenant.objects.filter(slug="thief").exists()
+
+
+def test_a_company_admin_cannot_create_people_of_other_domains(
+    admin_client_a: Client, tenant_a: Tenant, tenant_b: Tenant, user_b: User
+) -> None:
+    def add(email: str) -> Any:
+        return admin_client_a.post(
+            "/admin/tenants/user/add/", {"email": email, "first_name": "", "last_name": "", "role": "member"}
+        )
+
+    for squat in ("anyone@second.example", "someone@beta.example", user_b.email):
+        response = add(squat)
+        assert response.status_code == 200, squat
+        page = response.content.decode()
+        assert "Use an address in one of your company" in page
+        assert "alpha-group.example, alpha.example" in page
+        assert "already exists" not in page  # says nothing of who exists elsewhere
+    assert not User.objects.filter(email__in=["anyone@second.example", "someone@beta.example"]).exists()
+    assert User.objects.get(pk=user_b.pk).tenant_id == tenant_b.pk
+    assert add("New@Alpha-Group.example").status_code == 302  # the company's second domain
+    assert User.objects.get(email="new@alpha-group.example").tenant_id == tenant_a.pk
+
+
+def test_the_service_refuses_squatting_too(admin_a: User, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from tenants.services import user_save
+
+    with pytest.raises(PermissionDenied):
+        user_save(user=User(email="x@beta.example", tenant=tenant_a), acting_user=admin_a, changed=["email"])
+    assert not User.objects.filter(email="x@beta.example").exists()

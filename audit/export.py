@@ -12,7 +12,6 @@ audited is the row count that is written even while new entries arrive. Every ex
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
@@ -37,6 +35,7 @@ from audit.hashing import HASHED_FIELDS, canonical_json
 from audit.models import AuditExport, Channel
 from audit.selectors import audit_entry_list
 from audit.services import audit_record
+from ops import queue
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.audit")
@@ -284,17 +283,13 @@ def export_file_path(export: AuditExport) -> Path:
 EXPORT_TASK = "audit.tasks.audit_export_task"
 
 
-def _enqueue(export_id: int) -> None:
-    # After commit. A broker that is down must not turn the request into a 500 or leave the job waiting forever.
-    try:
-        current_app.tasks[EXPORT_TASK].delay(export_id)
-    except Exception:  # any broker failure is handled the same way
-        logger.warning("audit export id=%s could not be queued", export_id, exc_info=True)
-        AuditExport.objects.filter(pk=export_id, status=AuditExport.Status.PENDING).update(
-            status=AuditExport.Status.FAILED,
-            error="could not be queued (broker unavailable)",
-            finished_at=timezone.now(),
-        )
+def _not_queued(export_id: int) -> None:
+    # A broker that is down must not leave the job waiting forever: the reviewer sees it failed and can retry.
+    AuditExport.objects.filter(pk=export_id, status=AuditExport.Status.PENDING).update(
+        status=AuditExport.Status.FAILED,
+        error="could not be queued (broker unavailable)",
+        finished_at=timezone.now(),
+    )
 
 
 @transaction.atomic
@@ -311,7 +306,7 @@ def audit_export_create(*, tenant: Tenant, requested_by: User, format: str, filt
         manifest={"through_seq": stream.through_seq or 0},
     )
     audit_export_record(stream=stream, kind="job", actor=requested_by, export_id=export.pk)
-    transaction.on_commit(functools.partial(_enqueue, export.pk), robust=True)
+    queue.enqueue_on_commit(EXPORT_TASK, export.pk, on_failure=lambda exc: _not_queued(export.pk))
     return export
 
 

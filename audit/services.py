@@ -9,48 +9,28 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.db import models, transaction
 from django.utils import timezone
 
 from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, fingerprint
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel, chain_for
+from ops import queue
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.audit")
-
-
-# Publishing happens on one background thread: a slow or dead broker never holds up a request or a streaming
-# reply. Whatever fails to publish stays pending in the outbox and the beat sweep chains it.
-_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-publish")
 
 
 # Looked up by name: audit.tasks imports this module, so this module does not import it back.
 CHAIN_ADVANCE_TASK = "audit.tasks.audit_chain_advance_task"
 
 
-def _publish(outbox_id: int) -> None:
-    try:
-        current_app.tasks[CHAIN_ADVANCE_TASK].delay(outbox_id)
-    except Exception:
-        logger.warning("audit enqueue failed; the sweep will chain outbox id=%s", outbox_id, exc_info=True)
-
-
 def publisher_drain(timeout: float = 10.0) -> None:
     """Wait until every publish submitted so far has run (tests, graceful shutdown)."""
-    _publisher.submit(lambda: None).result(timeout=timeout)
-
-
-def _enqueue(outbox_id: int) -> None:
-    if current_app.conf.task_always_eager:
-        _publish(outbox_id)  # embedded mode: no broker, chain right here
-    else:
-        _publisher.submit(_publish, outbox_id)
+    queue.drain(timeout)
 
 
 def audit_record(
@@ -79,7 +59,9 @@ def audit_record(
         status=status,
         payload=dict(payload or {}),
     )
-    transaction.on_commit(lambda: _enqueue(row.pk), robust=True)
+    # Off the request thread: a slow or dead broker never holds up a request or a streaming reply. Whatever is not
+    # queued stays pending in the outbox, and the beat sweep chains it.
+    queue.enqueue_on_commit(CHAIN_ADVANCE_TASK, row.pk, off_thread=True)
     return row
 
 

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone, translation
@@ -35,6 +34,7 @@ from chat.services import (
     turn_begin,
     validate_text,
 )
+from ops import queue
 from slack.client import slack_client
 from slack.context import HUMAN_SUBTYPES, Turn, slack_to_plain, strip_bot_mention, thread_turns
 from slack.models import SlackEvent, SlackWorkspace
@@ -139,10 +139,10 @@ def slack_event_receive(*, workspace: SlackWorkspace, payload: object, retry_num
 PROCESS_TASK = "slack.tasks.slack_event_process_task"
 
 
-def enqueue_on_commit(event_pk: int) -> None:
+def event_enqueue(event_pk: int) -> None:
     """Queue the event for ``slack.tasks`` once the row is committed. The task is looked up by name: the task module
     imports this one, so this one does not import it back (docs/architecture.md)."""
-    transaction.on_commit(lambda: current_app.tasks[PROCESS_TASK].delay(event_pk))
+    queue.enqueue_on_commit(PROCESS_TASK, event_pk)  # not queued: the stranded-event sweep sends it again
 
 
 @transaction.atomic
@@ -154,7 +154,7 @@ def slack_event_store(*, workspace: SlackWorkspace, event_id: str, event: dict[s
         defaults={"tenant_id": workspace.tenant_id, "event_type": str(event.get("type")), "payload": event},
     )
     if created:
-        enqueue_on_commit(row.pk)
+        event_enqueue(row.pk)
     return created
 
 
@@ -435,7 +435,7 @@ def slack_event_requeue(*, event_pks: list[int]) -> int:
                 pk=pk, status__in=(SlackEvent.Status.FAILED, SlackEvent.Status.QUEUED)
             ).update(status=SlackEvent.Status.QUEUED, updated_at=timezone.now())
             if updated:
-                enqueue_on_commit(pk)
+                event_enqueue(pk)
                 done += 1
     return done
 

@@ -17,6 +17,11 @@ def slack_workspace_get_enabled(*, slug: str) -> SlackWorkspace | None:
     )
 
 
+def slack_workspace_get_by_slug(*, slug: str) -> SlackWorkspace | None:
+    """Any workspace, enabled or not (operators' commands)."""
+    return SlackWorkspace.objects.filter(slug=slug).first()
+
+
 def slack_user_get_by_email(*, tenant: Tenant, email: str) -> User | None:
     """The tenant's active user with this email (Slack's users:read.email), never another tenant's."""
     if not email:

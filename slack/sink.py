@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from chat.models import Message
 from chat.outcome import ReplyOutcome
-from chat.services import TurnStart
+from chat.services import TurnStart, message_slack_ts_record
 from slack.context import FOOTER_SEPARATOR
 from slack.mrkdwn import MESSAGE_LIMIT, escape, split_text, to_mrkdwn
 
@@ -114,7 +114,7 @@ class SlackSink:
                 self._fail(exc)
         self._last_update = time.monotonic()
         if self.placeholder_ts:
-            await database_sync_to_async(_record_ts)(
+            await database_sync_to_async(message_slack_ts_record)(
                 tenant_id=start.tenant_id, message_id=start.assistant_message_id, ts=self.placeholder_ts
             )
 
@@ -162,7 +162,3 @@ class SlackSink:
     def _fail(self, exc: BaseException) -> None:
         self.error = slack_error_text(exc)
         logger.warning("slack post failed in %s: %s", self.channel, self.error)
-
-
-def _record_ts(*, tenant_id: int, message_id: int, ts: str) -> None:
-    Message.objects.filter(tenant_id=tenant_id, pk=message_id).update(slack_ts=ts)

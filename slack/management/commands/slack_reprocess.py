@@ -7,8 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from slack.models import SlackWorkspace
-from slack.selectors import slack_event_failed_list
+from slack.selectors import slack_event_failed_list, slack_workspace_get_by_slug
 from slack.services import slack_event_requeue
 
 
@@ -22,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         workspace = None
         if options["workspace"]:
-            workspace = SlackWorkspace.objects.filter(slug=options["workspace"]).first()
+            workspace = slack_workspace_get_by_slug(slug=options["workspace"])
             if workspace is None:
                 raise CommandError(f"no Slack workspace {options['workspace']!r}")
         pks = slack_event_failed_list(workspace=workspace)

@@ -26,7 +26,7 @@ from chat import relay
 from chat.outcome import ReplyOutcome
 from chat.rendering import render_markdown
 from chat.services import TurnStart, chat_reply_finalize
-from llm.client import ChatParams, estimate_tokens, stream_chat
+from llm.client import ChatParams, aclose_clients, estimate_tokens, stream_chat
 from ops import metrics
 
 logger = logging.getLogger("officeai.chat")
@@ -261,12 +261,13 @@ async def run_reply(start: TurnStart, sink: ReplySink, **kwargs: Any) -> ReplyOu
 
 async def run_reply_detached(start: TurnStart, sink: ReplySink, **kwargs: Any) -> ReplyOutcome:
     """``run_reply`` on an event loop that ends with it (a Celery task's ``async_to_sync``): the relay's writes
-    (liveness) reach Redis and its connections are closed before the loop goes."""
+    (liveness) reach Redis, and its connections and the loop's openai clients are closed before the loop goes."""
     try:
         return await run_reply(start, sink, **kwargs)
     finally:
         await relay.hub().drain()
         await relay.reset()
+        await aclose_clients()  # this loop's upstream connections: left open they pile up in CLOSE-WAIT
 
 
 def launch(start: TurnStart, sink: ReplySink, **kwargs: Any) -> asyncio.Task[ReplyOutcome]:

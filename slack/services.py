@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone, translation
@@ -441,9 +442,21 @@ def slack_event_requeue(*, event_pks: list[int]) -> int:
 
 
 def slack_stranded_requeue(*, now: datetime | None = None) -> int:
-    """Queued events whose enqueue was lost (broker down at commit) are sent again by the beat sweep."""
-    cutoff = (now or timezone.now()) - STRANDED_AFTER
-    pks = list(
-        SlackEvent.objects.filter(status=SlackEvent.Status.QUEUED, updated_at__lt=cutoff).values_list("pk", flat=True)
+    """The beat sweep's safety net. Queued events whose enqueue was lost (broker down at commit) are sent again.
+    Events left in PROCESSING by a worker that died (hard time limit, OOM, a kill) past the task's hard limit go back
+    to the queue: a saved answer is re-posted, the model is not called twice for it."""
+    now = now or timezone.now()
+    stuck_cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    stuck = list(
+        SlackEvent.objects.filter(status=SlackEvent.Status.PROCESSING, updated_at__lt=stuck_cutoff).values_list(
+            "pk", flat=True
+        )
     )
+    if stuck:
+        SlackEvent.objects.filter(pk__in=stuck, status=SlackEvent.Status.PROCESSING).update(
+            status=SlackEvent.Status.QUEUED, updated_at=now
+        )
+        logger.warning("slack events %s were stuck in processing: queued again", stuck)
+    queued = SlackEvent.objects.filter(status=SlackEvent.Status.QUEUED, updated_at__lt=now - STRANDED_AFTER)
+    pks = [*queued.values_list("pk", flat=True), *stuck]
     return slack_event_requeue(event_pks=pks)

@@ -97,3 +97,41 @@ def test_a_processed_event_is_never_processed_again(
     assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "done"
     assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "skipped"
     assert len(upstream.requests_to("gpt-4o")) == 1
+
+
+def test_an_event_stuck_in_processing_by_a_dead_worker_is_answered_by_the_sweep(
+    celery_worker: object | None, workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from slack.services import slack_stranded_requeue
+
+    upstream.script("gpt-4o", up.normal("Answered after all."))
+    event, message = stored(workspace_a, fake_slack, "hello")
+    # A worker claimed it and was killed (hard time limit, OOM): it stays PROCESSING, and acks_late alone does not
+    # bring it back within the hour.
+    recent = timezone.now() - timedelta(seconds=30)
+    SlackEvent.objects.filter(pk=event.pk).update(status=SlackEvent.Status.PROCESSING, updated_at=recent, attempts=1)
+    assert slack_stranded_requeue() == 0  # still within the task's hard limit: maybe it is running
+    long_ago = timezone.now() - timedelta(hours=1)
+    SlackEvent.objects.filter(pk=event.pk).update(updated_at=long_ago)
+    assert slack_stranded_requeue() == 1
+    assert wait_for(lambda: SlackEvent.objects.get(pk=event.pk).status == SlackEvent.Status.DONE, 20)
+    replies = fake_slack.bot_messages("C1", message["ts"])
+    assert replies[-1]["text"].split(FOOTER_SEPARATOR)[0] == "Answered after all."
+    assert len(upstream.requests_to("gpt-4o")) == 1
+
+
+def test_a_slack_reply_closes_its_event_loops_openai_clients(
+    workspace_a: SlackWorkspace, fake_slack: FakeSlack, upstream: up.UpstreamServer
+) -> None:
+    from llm.client import clients
+
+    event, _ = stored(workspace_a, fake_slack, "hello")
+    before = set(clients._by_loop)
+    assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "done"
+    # The task's loop made a client for the upstream and closed it at the end: no cache entry is left behind.
+    assert set(clients._by_loop) == before
+    assert len(upstream.requests_to("gpt-4o")) == 1

@@ -27,6 +27,7 @@ from chat.outcome import ReplyOutcome
 from chat.rendering import render_markdown
 from chat.services import TurnStart, chat_reply_finalize
 from llm.client import ChatParams, aclose_clients, estimate_tokens, stream_chat
+from llm.client import errors as llm_errors
 from ops import metrics
 
 logger = logging.getLogger("officeai.chat")
@@ -139,8 +140,12 @@ class ReplyRun:
         channel_detail: dict[str, Any] | None = None,
         client: dict[str, Any] | None = None,
         finalize: Callable[..., Any] = chat_reply_finalize,
+        deadline: float | None = None,
     ) -> None:
         self.start = start
+        # Seconds the whole reply may take (the Slack door: its Celery task has a time limit, and the person must
+        # get a final message before it): then it ends as cut off, saved and posted like any other answer.
+        self.deadline = deadline
         self.sink = sink
         self.params = params or ChatParams(user=str(start.user_id or ""))
         self.channel = channel
@@ -158,24 +163,33 @@ class ReplyRun:
         message_id = self.start.assistant_message_id
         loop = asyncio.get_running_loop()
         stopped = False
+        budget = asyncio.timeout(self.deadline)  # None: no limit
         self._beat()
         metrics.reply_started()
         try:
             await self.sink.started(self.start)
             events = stream_chat(self.start.spec, self.start.prompt, self.params)
             try:
-                async for event in events:
-                    added = self.outcome.apply(event)
-                    if not added:
-                        continue
-                    self._pending.append(added)
-                    if self._sent == 0 and self._timer is None:
-                        self.flush()  # the first token goes out at once
-                    elif self._timer is None:
-                        self._timer = loop.call_later(coalesce_window(self.hub.replies), self.flush)
+                async with budget:
+                    async for event in events:
+                        added = self.outcome.apply(event)
+                        if not added:
+                            continue
+                        self._pending.append(added)
+                        if self._sent == 0 and self._timer is None:
+                            self.flush()  # the first token goes out at once
+                        elif self._timer is None:
+                            self._timer = loop.call_later(coalesce_window(self.hub.replies), self.flush)
             finally:
                 with contextlib.suppress(Exception):
                     await events.aclose()  # closes the upstream HTTP response, also on cancel
+        except TimeoutError:
+            if not budget.expired():  # not our deadline: an unexpected fault, handled like the others below
+                logger.exception("reply %s: stream failed", message_id)
+            else:
+                detail = f"the reply took longer than its {self.deadline:g} s budget"
+                late = llm_errors.make_error(llm_errors.TIMEOUT, detail=detail, partial=self.outcome.length > 0)
+                self.outcome.apply(late)
         except asyncio.CancelledError:
             stopped = True  # request_stop, or the server shutting down
         except Exception:

@@ -140,6 +140,13 @@ def slack_event_receive(*, workspace: SlackWorkspace, payload: object, retry_num
 PROCESS_TASK = "slack.tasks.slack_event_process_task"
 
 
+def task_time_limits() -> tuple[int, int]:
+    """The Slack task's soft and hard Celery time limits: above the reply's own budget (SLACK_REPLY_BUDGET), with
+    room to read the thread before and post the answer after, so the reply always ends by itself first."""
+    soft = int(settings.SLACK_REPLY_BUDGET) + 120
+    return soft, soft + 60
+
+
 def event_enqueue(event_pk: int) -> None:
     """Queue the event for ``slack.tasks`` once the row is committed. The task is looked up by name: the task module
     imports this one, so this one does not import it back (docs/architecture.md)."""
@@ -378,7 +385,9 @@ def _process(*, event: SlackEvent, workspace: SlackWorkspace) -> str:
         "slack_user_id": slack_user_id,
         "slack_user_email": speaker.email,
     }
-    async_to_sync(run_reply_detached)(start, sink, channel=Channel.SLACK, channel_detail=detail, client={})
+    async_to_sync(run_reply_detached)(
+        start, sink, channel=Channel.SLACK, channel_detail=detail, client={}, deadline=settings.SLACK_REPLY_BUDGET
+    )
     if sink.error:
         # The answer is saved and audited; only Slack did not take it. slack_reprocess posts it again.
         _set_status(event_pk=event.pk, status=SlackEvent.Status.FAILED, error=sink.error)
@@ -446,7 +455,7 @@ def slack_stranded_requeue(*, now: datetime | None = None) -> int:
     Events left in PROCESSING by a worker that died (hard time limit, OOM, a kill) past the task's hard limit go back
     to the queue: a saved answer is re-posted, the model is not called twice for it."""
     now = now or timezone.now()
-    stuck_cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    stuck_cutoff = now - timedelta(seconds=task_time_limits()[1] + 60)
     stuck = list(
         SlackEvent.objects.filter(status=SlackEvent.Status.PROCESSING, updated_at__lt=stuck_cutoff).values_list(
             "pk", flat=True

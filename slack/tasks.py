@@ -12,12 +12,23 @@ from slack.services import (
     slack_event_fail,
     slack_event_process,
     slack_stranded_requeue,
+    task_time_limits,
 )
 
 SLACK_RETRY_DELAYS = (5, 30, 120)  # seconds; then the event is kept as failed for slack_reprocess
 
 
-@shared_task(name=PROCESS_TASK, bind=True, acks_late=True, max_retries=len(SLACK_RETRY_DELAYS))
+SOFT_LIMIT, HARD_LIMIT = task_time_limits()
+
+
+@shared_task(
+    name=PROCESS_TASK,
+    bind=True,
+    acks_late=True,
+    max_retries=len(SLACK_RETRY_DELAYS),
+    soft_time_limit=SOFT_LIMIT,
+    time_limit=HARD_LIMIT,
+)
 def slack_event_process_task(self: Any, event_pk: int) -> str:
     try:
         return slack_event_process(event_pk=event_pk)

@@ -321,5 +321,9 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # --- Slack --------------------------------------------------------------------------------------------------------
 # The Web API base URL: a local fake Slack in tests and staging (docs/slack.md).
 SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", default="https://slack.com/api/")
+# Seconds a Slack answer may stream before it is cut off and posted with a warning: the model client's own overall
+# limit (600 s per answer). The Slack task's Celery time limits sit above it (slack.tasks), so the person always
+# gets a final message in the thread, never a frozen placeholder.
+SLACK_REPLY_BUDGET = env.float("SLACK_REPLY_BUDGET", default=600.0)
 # every minute: events whose enqueue was lost (broker down at commit) are queued again
 CELERY_BEAT_SCHEDULE["slack-stranded-events"] = {"task": "slack.tasks.slack_stranded_requeue_task", "schedule": 60.0}

@@ -135,3 +135,35 @@ def test_a_slack_reply_closes_its_event_loops_openai_clients(
     # The task's loop made a client for the upstream and closed it at the end: no cache entry is left behind.
     assert set(clients._by_loop) == before
     assert len(upstream.requests_to("gpt-4o")) == 1
+
+
+@pytest.mark.parametrize(
+    ("scenario", "note", "partial"),
+    [
+        (up.stream_tokens(200, rate=20), "The answer took too long and was cut off.", True),  # a 10 s answer
+        (up.hang(seconds=30), "The AI service did not answer in time. Please try again.", False),
+    ],
+)
+def test_a_reply_past_its_budget_still_ends_with_a_final_message_in_the_thread(
+    scenario: Any,
+    note: str,
+    partial: bool,
+    settings: Any,
+    workspace_a: SlackWorkspace,
+    fake_slack: FakeSlack,
+    upstream: up.UpstreamServer,
+) -> None:
+    settings.SLACK_REPLY_BUDGET = 1  # stands for the production budget under the task's time limits
+    upstream.script("gpt-4o", scenario)
+    event, message = stored(workspace_a, fake_slack, "a long one please")
+    assert slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False) == "done"
+    (reply,) = fake_slack.bot_messages("C1", message["ts"])
+    final = reply["text"].split(FOOTER_SEPARATOR)[0]
+    assert final.endswith(f":warning: {note}")
+    assert final != "_Thinking…_"
+    saved = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert saved.status == (Message.Status.TRUNCATED if partial else Message.Status.ERROR)
+    assert bool(saved.content) is partial
+    if partial:
+        assert final.split()[:5] == saved.content.split()[:5]  # the streamed part is posted, then the warning
+    assert SlackEvent.objects.get(pk=event.pk).status == SlackEvent.Status.DONE

@@ -497,6 +497,15 @@ def conversation_configure(
 STALE_AFTER = timedelta(minutes=3)
 
 
+def _slack_detail(slack_key: str) -> dict[str, str]:
+    """What the audit keeps of a Slack thread, from the conversation's key (``workspace:channel:thread_ts``)."""
+    if not slack_key:
+        return {}
+    workspace, _, rest = slack_key.partition(":")
+    channel, _, thread_ts = rest.partition(":")
+    return {"workspace": workspace, "channel": channel, "thread_ts": thread_ts}
+
+
 def chat_stale_replies_close(*, now: datetime | None = None) -> int:
     """Close answers whose process died mid-reply: started over STALE_AFTER ago and no heartbeat from a running
     reply (chat.relay liveness keys). Marked truncated with the text the reply buffer still holds, and audited, so
@@ -517,27 +526,40 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
                 continue
             if partial is not None and len(partial) > len(locked.content):
                 locked.content = partial
+            conversation = message.conversation
+            slack = conversation.source == Conversation.Source.SLACK
             locked.status = Message.Status.TRUNCATED
             locked.error_code = "interrupted"
-            locked.error_message = gettext("The answer was interrupted on the server. Regenerate it to try again.")
+            locked.error_message = (
+                gettext("The answer was interrupted on the server. Ask again to try once more.")
+                if slack  # Slack has no regenerate button
+                else gettext("The answer was interrupted on the server. Regenerate it to try again.")
+            )
             locked.completed_at = timezone.now()
             locked.save(
                 update_fields=["content", "status", "error_code", "error_message", "completed_at", "updated_at"]
             )
-            conversation = message.conversation
+            question = (
+                Message.objects.filter(conversation=conversation, role=Message.Role.USER, pk__lt=locked.pk)
+                .order_by("-pk")
+                .first()
+            )
+            prompt = [{"role": "system", "content": conversation.system_prompt}] if conversation.system_prompt else []
+            if question is not None:
+                prompt.append({"role": "user", "content": question.content})
             audit_llm_chat(
                 record=LLMCallRecord(
                     tenant_id=locked.tenant_id,
                     user=conversation.user,
                     user_email=conversation.user.email if conversation.user else "",
                     channel=conversation.source,
-                    channel_detail={"slack_key": conversation.slack_key} if conversation.slack_key else {},
+                    channel_detail=_slack_detail(conversation.slack_key),
                     conversation_id=conversation.pk,
                     message_id=locked.pk,
                     model_label=locked.model_label,
                     deployment={"model_version": locked.model_label},
                     request_params={},
-                    prompt_messages=[],
+                    prompt_messages=prompt,  # the question at least: the exact request died with the process
                     response_text=locked.content,
                     finish_reason="interrupted",
                     status="truncated",

@@ -18,17 +18,17 @@ from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import AuditOutbox
 from chat import relay
 from chat.consumers import ChatConsumer
-from chat.models import Message
+from chat.models import Conversation, Message
 from chat.outcome import ReplyOutcome
 from chat.relay import Frame, Watcher
 from chat.services import chat_reply_finalize, chat_stale_replies_close, chat_turn_start
 from llm.models import ModelVersion
-from tenants.models import User
+from tenants.models import Tenant, User
 from tests.chat.test_consumer import assemble, open_socket, saved, until
 from tests.live import DaphneServer
 from tests.upstream import server as up
@@ -305,6 +305,8 @@ async def test_the_stale_sweep_skips_live_replies_and_keeps_the_buffered_text_of
     assert still.status == Message.Status.STREAMING
     entries = await relay.db_async(list)(AuditOutbox.objects.filter(event_type="llm.chat"))
     assert [(e.tenant_id, e.payload["response_text"]) for e in entries] == [(user_a.tenant_id, "Alpha's partial")]
+    assert entries[0].payload["prompt_messages"] == [{"role": "user", "content": "hi"}]  # the question is kept
+    assert closed.error_code == "interrupted"
     hub.not_alive(ids[1])
     await hub.drain()
 
@@ -320,3 +322,29 @@ def test_an_answer_the_sweep_closed_is_not_saved_or_audited_again(
     assert chat_reply_finalize(start=start, outcome=outcome) is False
     assert Message.objects.get(pk=start.assistant_message_id).status == Message.Status.TRUNCATED
     assert AuditOutbox.objects.filter(event_type="llm.chat").count() == 1
+
+
+def test_a_slack_answer_the_sweep_closes_keeps_its_thread_and_question_in_the_audit(
+    user_a: User, user_b: User, tenant_a: Tenant, gpt4o: ModelVersion
+) -> None:
+    conversation = Conversation.objects.create(
+        tenant=tenant_a, user=None, source=Conversation.Source.SLACK, slack_key="alpha:C1:1700000000.000100"
+    )
+    Message.objects.create(tenant=tenant_a, conversation=conversation, role=Message.Role.USER, content="summarise")
+    answer = Message.objects.create(
+        tenant=tenant_a,
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model_label=gpt4o.label,
+    )
+    Message.objects.filter(pk=answer.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    with translation.override("en"):
+        assert chat_stale_replies_close() == 1
+    answer.refresh_from_db()
+    assert answer.error_message == "The answer was interrupted on the server. Ask again to try once more."
+    entry = AuditOutbox.objects.get(event_type="llm.chat")
+    assert entry.tenant_id == tenant_a.pk
+    assert entry.channel == "slack"
+    assert entry.payload["channel_detail"] == {"workspace": "alpha", "channel": "C1", "thread_ts": "1700000000.000100"}
+    assert entry.payload["prompt_messages"] == [{"role": "user", "content": "summarise"}]

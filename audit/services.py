@@ -279,6 +279,11 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         problems.append(f"entries seq {expected_seq}..{head.last_seq} are missing at the end of the chain")
     if head is not None and last is not None and head.last_seq == last and head.last_hash != prev:
         problems.append(f"chain head does not match entry seq {last}")
+    if head is not None and last is not None and last > head.last_seq:
+        # Only the chain writer moves the head: entries past it were written around it, however well hashed.
+        problems.append(
+            f"entries seq {head.last_seq + 1}..{last} lie beyond the chain head (written outside the audit writer)"
+        )
     return ChainReport(chain=chain, checked=checked, first_seq=first, last_seq=last, problems=problems)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from audit.hashing import GENESIS
+from audit.hashing import GENESIS, entry_hash
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox
 from audit.services import (
     audit_chain_advance,
@@ -172,6 +173,22 @@ def test_audit_verify_catches_a_swapped_order(tenant_a: Tenant) -> None:
     ok, out = _verify_output(tenant_a)
     assert not ok
     assert "entry seq 2" in out
+
+
+def test_audit_verify_catches_a_well_hashed_entry_appended_beyond_the_head(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    record(3, tenant=tenant_a)
+    record(2, tenant=tenant_b)
+    chain_all()
+    chain = chain_for(tenant_a.pk)
+    last = AuditEntry.objects.get(chain=chain, seq=3)
+    forged = {f.attname: getattr(last, f.attname) for f in AuditEntry._meta.concrete_fields if f.attname != "id"}
+    forged.update(seq=4, event_id=uuid.uuid4(), prev_hash=last.entry_hash, payload={"forged": True})
+    forged["entry_hash"] = entry_hash(forged)  # plain SHA-256: anyone with write access can compute it
+    AuditEntry.objects.bulk_create([AuditEntry(**forged)])
+    ok, out = _verify_output(tenant_a)
+    assert not ok
+    assert "entries seq 4..4 lie beyond the chain head" in out
+    assert _verify_output(tenant_b)[0]  # the other tenant's chain is untouched
 
 
 def test_verification_is_itself_audited(tenant_a: Tenant) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, fingerprint
@@ -78,9 +79,19 @@ def audit_chain_advance(*, outbox_id: int) -> AuditEntry | None:
     if row is None or row.processed_at is not None:
         return None
     head = _head_locked(row.chain)
+    # Entries past the head were not written here (only this writer moves the head). Never jam on them: continue
+    # after them, linked to the last entry this writer wrote, so the verifier names the inserted ones.
+    beyond = AuditEntry.objects.filter(chain=row.chain, seq__gt=head.last_seq).aggregate(last=Max("seq"))["last"]
+    if beyond is not None:
+        logger.error(
+            "audit chain %s: entries seq %s..%s were written outside the audit writer; continuing after them",
+            row.chain,
+            head.last_seq + 1,
+            beyond,
+        )
     fields: dict[str, Any] = {
         "chain": row.chain,
-        "seq": head.last_seq + 1,
+        "seq": (beyond or head.last_seq) + 1,
         "event_id": row.event_id,
         "tenant_id": row.tenant_id,
         "event_type": row.event_type,
@@ -260,6 +271,7 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         expected_seq, prev = checkpoint.seq + 1, checkpoint.entry_hash
     checked, first, last = 0, None, None
     fields = (*HASHED_FIELDS, "entry_hash")
+    recent: dict[str, int] = {}  # entry hash -> seq, for the last few thousand entries (names inserted runs)
     for row in AuditEntry.objects.filter(chain=chain).order_by("seq").values(*fields).iterator(chunk_size=2000):
         first = row["seq"] if first is None else first
         last = row["seq"]
@@ -267,8 +279,17 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         if row["seq"] != expected_seq:
             missing = f"{expected_seq}" if row["seq"] == expected_seq + 1 else f"{expected_seq}..{row['seq'] - 1}"
             problems.append(f"entry seq {missing} is missing (deleted)")
-        if row["prev_hash"] != prev:
+        linked_to = recent.get(row["prev_hash"])
+        if row["prev_hash"] != prev and linked_to is not None and linked_to < row["seq"] - 1:
+            problems.append(
+                f"entries seq {linked_to + 1}..{row['seq'] - 1} were inserted into the chain "
+                f"(entry seq {row['seq']} links to seq {linked_to})"
+            )
+        elif row["prev_hash"] != prev:
             problems.append(f"entry seq {row['seq']} does not link to the entry before it (reordered or replaced)")
+        recent[row["entry_hash"]] = row["seq"]
+        if len(recent) > 5000:
+            recent.pop(next(iter(recent)))
         if entry_hash(row) != row["entry_hash"]:
             problems.append(f"entry seq {row['seq']} was edited (hash mismatch)")
         expected_seq, prev = row["seq"] + 1, row["entry_hash"]

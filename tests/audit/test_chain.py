@@ -190,6 +190,17 @@ def test_audit_verify_catches_a_well_hashed_entry_appended_beyond_the_head(tenan
     assert "entries seq 4..4 lie beyond the chain head" in out
     assert _verify_output(tenant_b)[0]  # the other tenant's chain is untouched
 
+    # The writer does not jam on the intruder: the next event is chained after it, linked to the last real entry,
+    # and the verifier then names the inserted run.
+    record(1, tenant=tenant_a)
+    assert chain_all() == 1
+    assert not AuditOutbox.objects.filter(processed_at__isnull=True).exists()
+    latest = AuditEntry.objects.get(chain=chain, seq=5)
+    assert latest.prev_hash == last.entry_hash
+    ok, out = _verify_output(tenant_a)
+    assert not ok
+    assert "entries seq 4..4 were inserted into the chain (entry seq 5 links to seq 3)" in out
+
 
 def test_verification_is_itself_audited(tenant_a: Tenant) -> None:
     record(2, tenant=tenant_a)

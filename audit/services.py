@@ -29,11 +29,6 @@ logger = logging.getLogger("officeai.audit")
 CHAIN_ADVANCE_TASK = "audit.tasks.audit_chain_advance_task"
 
 
-def publisher_drain(timeout: float = 10.0) -> None:
-    """Wait until every publish submitted so far has run (tests, graceful shutdown)."""
-    queue.drain(timeout)
-
-
 def audit_record(
     *,
     event_type: str,

@@ -24,7 +24,8 @@ def _request_path(events: int) -> None:
     from django.db import transaction
 
     from audit.models import AuditEntry
-    from audit.services import audit_record, publisher_drain
+    from audit.services import audit_record
+    from ops import queue
     from tenants.models import TenantHostname
     from tenants.services import tenant_create
 
@@ -42,7 +43,7 @@ def _request_path(events: int) -> None:
         business(-i - 1, True)
     plain = [business(i, False) for i in range(events)]
     audited = [business(i, True) for i in range(events)]
-    publisher_drain(timeout=120)
+    queue.drain(timeout=120)
     _wait_chained(tenant.pk, events + 50, AuditEntry)
     from config.celery_app import app
 

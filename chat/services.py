@@ -403,13 +403,13 @@ def chat_reply_finalize(
     return True
 
 
-# --- Notices ------------------------------------------------------------------------------------------------------
-NOTICE_TEXT_FIELDS = ("web_text_ja", "web_text_en", "slack_text_ja", "slack_text_en", "active")
-
-
 def message_slack_ts_record(*, tenant_id: int, message_id: int, ts: str) -> None:
     """The Slack message that shows this answer (re-posting and thread context find it by its ts)."""
     Message.objects.filter(tenant_id=tenant_id, pk=message_id).update(slack_ts=ts)
+
+
+# --- Notices ------------------------------------------------------------------------------------------------------
+NOTICE_TEXT_FIELDS = ("web_text_ja", "web_text_en", "slack_text_ja", "slack_text_en", "active")
 
 
 def notice_save(*, notice: Notice) -> Notice:

@@ -156,13 +156,16 @@ def _error(code: str, message: str, status: int) -> JsonResponse:
 
 
 def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The JSON API answers in JSON also when it refuses: a missing (or another person's) conversation is a JSON
-    404, a wrong method a JSON 405, never the HTML error page the fetch() in chat.js cannot read."""
+    """The JSON API answers in JSON also when it refuses: a refused change is a 400 (409 while an answer runs), a
+    missing (or another person's) conversation a 404, a wrong method a 405, never the HTML error page the fetch()
+    in chat.js cannot read."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             response = view(request, *args, **kwargs)
+        except ChatRefused as exc:
+            return _error(exc.code, exc.message, 409 if exc.code == "busy" else 400)
         except Http404:
             return _error("not_found", _("This conversation does not exist."), 404)
         if isinstance(response, HttpResponseNotAllowed):
@@ -253,11 +256,7 @@ def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonRes
 
 def _mutation(request: AuthedRequest, conversation_id: int, action: Any) -> JsonResponse:
     conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
-    try:
-        result = action(conversation, _body(request))
-    except ChatRefused as exc:
-        return _error(exc.code, exc.message, 409 if exc.code == "busy" else 400)
-    return JsonResponse(result)
+    return JsonResponse(action(conversation, _body(request)))  # a ChatRefused becomes its JSON error in json_api
 
 
 @json_api

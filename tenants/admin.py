@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, is_operator
+from tenants.admin_scoping import OperatorOnlyAdmin, TenantScopedAdmin, form_with, is_operator
 from tenants.models import Tenant, TenantDomain, TenantHostname, User
 from tenants.selectors import tenant_domain_list, tenant_owns_email
 from tenants.services import tenant_save, user_save
@@ -91,8 +91,7 @@ class UserAdmin(TenantScopedAdmin[User]):
         return qs if is_operator(request) else qs.filter(is_superuser=False)
 
     def get_form(self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"acting_user": request.user})
+        return form_with(super().get_form(request, obj, change, **kwargs), acting_user=request.user)
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         user_save(user=obj, acting_user=request.user, changed=form.changed_data)  # type: ignore[arg-type]

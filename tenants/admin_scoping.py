@@ -71,6 +71,11 @@ class AuditedAdminMixin(admin.ModelAdmin):  # mixed into the generic admins belo
             return super().response_action(request, *args, **kwargs)
 
 
+def form_with(form: Any, **attributes: Any) -> Any:
+    """``form`` (a class from ``get_form``) with per-request class attributes, e.g. the acting user."""
+    return type(form.__name__, (form,), attributes)
+
+
 # --- Live checks before the transaction ------------------------------------------------------------------------
 DEFER = object()  # the first, validating pass: note what to check, do not call the network
 _LIVE_CHECK = "_officeai_live_check"
@@ -106,8 +111,9 @@ class LiveCheckAdminMixin(admin.ModelAdmin):  # mixed into the ModelAdmin of any
     form's live check then, outside any transaction, and hands the result to the real pass."""
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, change, **kwargs)
-        return type(form.__name__, (form,), {"live_check": getattr(request, _LIVE_CHECK, None)})
+        return form_with(
+            super().get_form(request, obj, change, **kwargs), live_check=getattr(request, _LIVE_CHECK, None)
+        )
 
     @csrf_protect_m
     def changeform_view(

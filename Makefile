@@ -71,6 +71,7 @@ deploycheck: install-dev
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY="$$(head -c 48 /dev/urandom | base64)" \
 	  DATABASE_URL=postgres://u@127.0.0.1:5432/x REDIS_URL=redis://127.0.0.1:6379/0 ALLOWED_HOSTS=ai.example.com \
 	  FIELD_ENCRYPTION_KEYS="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	  AUDIT_HMAC_KEYS="k1:$$(head -c 48 /dev/urandom | base64 | tr -d '\n')" AUDIT_DIGEST_KEY="$$(head -c 32 /dev/urandom | base64)" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
 pytest: install-dev system-deps messages

@@ -9,6 +9,12 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from ops.metrics import register_db_gauge
 
+        from .hashing import digest_public_key, hmac_keys
+
+        # Malformed audit keys stop every process at start, not the first audit write hours later.
+        hmac_keys()
+        digest_public_key()
+
         from . import (
             signals,  # noqa: F401  (connects the auth and admin event receivers)
             tasks,  # noqa: F401  (registers the Celery tasks in every process; services queue them by name)

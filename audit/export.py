@@ -3,7 +3,9 @@ and the ``audit_export`` command.
 
 The ZIP is written to an unseekable sink (``zipfile`` then uses data descriptors), drained after every chunk of
 rows, so memory stays constant however many rows there are. Contents: ``audit.csv`` or ``audit.jsonl``, then
-``manifest.json`` (filters, row count, first/last seq, last entry hash, SHA-256 and size of the data file).
+``manifest.json`` (filters, row count, first/last seq, last entry hash, SHA-256 and size of the data file, the
+chain's verification at export time), signed with the digest key so a reviewer can check the whole file offline
+(``audit.offline``, ``manage.py audit_verify_export``).
 
 An export is a snapshot: rows are pinned to ``seq <= through_seq`` when it is prepared, so the row count that is
 audited is the row count that is written even while new entries arrive. Every export records ``audit.export``.
@@ -31,18 +33,19 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from audit.forms import filters_from_json
-from audit.hashing import HASHED_FIELDS, canonical_json
-from audit.models import AuditExport, Channel
+from audit.hashing import HASHED_FIELDS, canonical_json, document_sign
+from audit.models import AuditExport, Channel, chain_for
 from audit.selectors import audit_entry_list
-from audit.services import audit_record
+from audit.services import audit_chain_verify, audit_record, audit_verify_record
 from ops import queue
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.audit")
 
 FORMATS = ("csv", "jsonl")
-# Every field of an entry; JSONL keeps them all, so each line can be re-hashed with audit.hashing.entry_hash.
-FIELDS = (*HASHED_FIELDS, "entry_hash")
+# Every field of an entry, in CSV and JSONL alike: each row can be re-hashed (audit.hashing.entry_hash) and linked to
+# the one before it without the database; key_id and mac let an operator holding the key re-check the seals.
+FIELDS = (*HASHED_FIELDS, "entry_hash", "key_id", "mac")
 CSV_COLUMNS = (
     "seq",
     "occurred_at",
@@ -53,12 +56,19 @@ CSV_COLUMNS = (
     "model_label",
     "status",
     "event_id",
+    "chain",
+    "tenant_id",
+    "actor_id",
     "prev_hash",
     "entry_hash",
+    "key_id",
+    "mac",
     "payload",
 )
-# Spreadsheet formula triggers (OWASP CSV injection): such a cell gets a leading apostrophe.
+# Spreadsheet formula triggers (OWASP CSV injection): such a cell gets a leading apostrophe. A cell that already
+# starts with one gets another, so that stripping exactly one restores every value (audit.offline).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ESCAPED_PREFIXES = (*FORMULA_PREFIXES, "'")
 # A chunk is drained after this many rows, or sooner once this much text is buffered (llm.chat rows carry whole
 # prompts and answers, so rows vary from 0.5 kB to megabytes).
 ROWS_PER_CHUNK = 500
@@ -68,7 +78,7 @@ DB_CHUNK_SIZE = 2000
 
 
 def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
+    return "'" + cell if cell.startswith(ESCAPED_PREFIXES) else cell
 
 
 def _iso(value: datetime) -> str:
@@ -87,7 +97,7 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
 def _csv_cells(row: Mapping[str, Any]) -> list[str]:
     values = _json_row(row)
     values["payload"] = canonical_json(row["payload"]).decode()
-    return [neutralise(str(values[name])) for name in CSV_COLUMNS]
+    return [neutralise("" if values[name] is None else str(values[name])) for name in CSV_COLUMNS]
 
 
 def _jsonl_line(row: Mapping[str, Any]) -> str:
@@ -147,6 +157,14 @@ class AuditExportStream:
         qs = audit_entry_list(tenant=self.tenant, filters=self.filters).filter(seq__lte=self.through_seq)
         return qs.order_by("seq").values(*FIELDS).iterator(chunk_size=DB_CHUNK_SIZE)
 
+    def verification(self) -> dict[str, Any]:
+        """The whole chain verified as the export closes (recorded as ``audit.verify``, kind ``export``): the
+        manifest says whether the trail these rows come from was whole, and up to which seq a signed digest
+        vouches for it."""
+        report = audit_chain_verify(chain=chain_for(self.tenant.pk))
+        audit_verify_record(reports=[report], kind="export")
+        return {"verified_at": timezone.now().isoformat(), **report.as_json()}
+
     def chunks(self, on_progress: Callable[[int], None] | None = None) -> Generator[bytes, None, None]:
         """The ZIP file, chunk by chunk. ``on_progress(rows_done)`` is called every PROGRESS_EVERY rows."""
         sink = _Sink()
@@ -187,17 +205,23 @@ class AuditExportStream:
                 if on_progress is not None and count % PROGRESS_EVERY == 0:
                     on_progress(count)
             put()
-        self.manifest = {
-            "tenant": self.tenant.slug,
-            "format": self.format,
-            "filters": self.filters,
-            "row_count": count,
-            "first_seq": first_seq,
-            "last_seq": last_seq,
-            "last_entry_hash": last_hash,
-            "generated_at": timezone.now().isoformat(),
-            "files": {self.data_name: {"sha256": digest.hexdigest(), "bytes": size}},
-        }
+        self.manifest = document_sign(
+            {
+                "version": 2,
+                "tenant": self.tenant.slug,
+                "tenant_id": self.tenant.pk,
+                "chain": chain_for(self.tenant.pk),
+                "format": self.format,
+                "filters": self.filters,
+                "row_count": count,
+                "first_seq": first_seq,
+                "last_seq": last_seq,
+                "last_entry_hash": last_hash,
+                "generated_at": timezone.now().isoformat(),
+                "files": {self.data_name: {"sha256": digest.hexdigest(), "bytes": size}},
+                "verification": self.verification(),
+            }
+        )
         # Last, so that it describes the file already written.
         archive.writestr(_member("manifest.json"), json.dumps(self.manifest, ensure_ascii=False, indent=2) + "\n")
         archive.close()

@@ -98,6 +98,10 @@ class AuditEntry(models.Model):
     payload = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
+    # HMAC of entry_hash with the key named by key_id (AUDIT_HMAC_KEYS, never in the database): re-hashing an
+    # edited chain cannot re-seal it (audit.hashing).
+    key_id = models.CharField(max_length=16)
+    mac = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = _("audit entry")

@@ -78,6 +78,11 @@ def audit_entry_get(*, tenant: Tenant, entry_id: int) -> AuditEntry:
         raise Http404 from None
 
 
+def audit_last_verification(*, tenant: Tenant) -> AuditEntry | None:
+    """The newest recorded verification of the tenant's chain (``audit.verify``: daily, per export, or by hand)."""
+    return audit_entry_list(tenant=tenant).filter(event_type="audit.verify").first()
+
+
 def audit_export_list(*, tenant: Tenant) -> QuerySet[AuditExport]:
     return AuditExport.objects.filter(tenant=tenant).select_related("requested_by").order_by("-created_at", "-pk")
 

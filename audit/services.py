@@ -17,7 +17,8 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, fingerprint
+from audit.digests import audit_digest_write, audit_digests_check
+from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_hash, entry_seal, fingerprint, seal_check
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel, chain_for
 from ops import queue
 from tenants.models import Tenant, User
@@ -102,6 +103,7 @@ def audit_chain_advance(*, outbox_id: int) -> AuditEntry | None:
     }
     # Hash what the database will return: JSON round-trips, datetimes at microsecond precision.
     fields["entry_hash"] = entry_hash(fields)
+    fields["key_id"], fields["mac"] = entry_seal(fields["entry_hash"])
     entry = AuditEntry(**fields)
     entry.save()
     head.last_seq = entry.seq
@@ -242,14 +244,29 @@ class ChainReport:
     first_seq: int | None
     last_seq: int | None
     problems: list[str]
+    vouched_seq: int | None = None  # the newest signed digest's seq: everything up to it matches what was signed
+    vouched_at: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "chain": self.chain,
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "problems": self.problems,
+            "vouched_seq": self.vouched_seq,
+            "vouched_at": self.vouched_at,
+        }
+
 
 def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
-    """Recompute a chain: every entry's hash, its link to the previous one and gap-free ``seq``."""
+    """Recompute a chain: every entry's hash and keyed seal, its link to the previous one, gap-free ``seq``, and
+    agreement with every signed digest (audit.digests) and the chain head."""
     problems: list[str] = []
     checkpoint = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
     expected_seq, prev = 1, GENESIS
@@ -264,8 +281,10 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         if sig != checkpoint.signature:
             problems.append(f"checkpoint at seq {checkpoint.seq} has a bad signature")
         expected_seq, prev = checkpoint.seq + 1, checkpoint.entry_hash
+    digests = audit_digests_check(chain=chain, after=expected_seq - 1)
+    problems.extend(digests.problems)
     checked, first, last = 0, None, None
-    fields = (*HASHED_FIELDS, "entry_hash")
+    fields = (*HASHED_FIELDS, "entry_hash", "key_id", "mac")
     recent: dict[str, int] = {}  # entry hash -> seq, for the last few thousand entries (names inserted runs)
     for row in AuditEntry.objects.filter(chain=chain).order_by("seq").values(*fields).iterator(chunk_size=2000):
         first = row["seq"] if first is None else first
@@ -287,11 +306,21 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
             recent.pop(next(iter(recent)))
         if entry_hash(row) != row["entry_hash"]:
             problems.append(f"entry seq {row['seq']} was edited (hash mismatch)")
+        else:
+            sealed = seal_check(entry_hash=row["entry_hash"], key_id=row["key_id"], mac=row["mac"])
+            if sealed is None:
+                problems.append(f"entry seq {row['seq']} is sealed with an unknown key {row['key_id']!r}")
+            elif not sealed:
+                problems.append(f"entry seq {row['seq']} was edited and re-hashed (its keyed seal does not match)")
+        signed = digests.vouched.get(row["seq"])
+        if signed is not None and signed.entry_hash != row["entry_hash"]:
+            problems.append(f"entry seq {row['seq']} differs from the signed digest of {signed.created_at} (rewritten)")
         expected_seq, prev = row["seq"] + 1, row["entry_hash"]
         if len(problems) >= stop_after:
             break
     head = AuditChainHead.objects.filter(chain=chain).first()
-    if head is not None and len(problems) < stop_after and head.last_seq >= expected_seq:
+    complete = len(problems) < stop_after
+    if head is not None and complete and head.last_seq >= expected_seq:
         problems.append(f"entries seq {expected_seq}..{head.last_seq} are missing at the end of the chain")
     if head is not None and last is not None and head.last_seq == last and head.last_hash != prev:
         problems.append(f"chain head does not match entry seq {last}")
@@ -300,7 +329,22 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         problems.append(
             f"entries seq {head.last_seq + 1}..{last} lie beyond the chain head (written outside the audit writer)"
         )
-    return ChainReport(chain=chain, checked=checked, first_seq=first, last_seq=last, problems=problems)
+    newest = digests.newest
+    if complete and newest is not None and newest.seq >= expected_seq and (head is None or head.last_seq < newest.seq):
+        # The digest was signed when the chain reached newest.seq; now both the entries and the head stop short.
+        problems.append(
+            f"entries seq {expected_seq}..{newest.seq} were cut from the end of the chain and its head rolled back "
+            f"(the signed digest of {newest.created_at} vouches for seq {newest.seq})"
+        )
+    return ChainReport(
+        chain=chain,
+        checked=checked,
+        first_seq=first,
+        last_seq=last,
+        problems=problems,
+        vouched_seq=newest.seq if newest is not None else None,
+        vouched_at=newest.created_at if newest is not None else "",
+    )
 
 
 def audit_chains(*, tenant: Tenant | None = None) -> list[str]:
@@ -311,10 +355,16 @@ def audit_chains(*, tenant: Tenant | None = None) -> list[str]:
     return sorted(chains)
 
 
-def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = None) -> None:
-    """``audit.verify``: a verification run is itself recorded, on each chain it checked."""
+def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = None, kind: str = "command") -> None:
+    """``audit.verify``: a verification run is itself recorded, on each chain it checked. A chain found whole gets
+    a fresh signed digest, so the next run holds it to this state; a broken one is logged as an error."""
     for report in reports:
         tenant_id = int(report.chain.split(":", 1)[1]) if report.chain.startswith("tenant:") else None
+        if report.ok:
+            audit_digest_write(chain=report.chain)
+        else:
+            logger.error("audit chain %s is BROKEN: %s", report.chain, "; ".join(report.problems))
+        payload = {k: v for k, v in report.as_json().items() if k not in ("chain", "ok")}
         with transaction.atomic():
             audit_record(
                 event_type="audit.verify",
@@ -322,7 +372,7 @@ def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = 
                 actor=actor,
                 channel=Channel.SYSTEM,
                 status="ok" if report.ok else "error",
-                payload={"checked": report.checked, "last_seq": report.last_seq, "problems": report.problems},
+                payload={**payload, "kind": kind},
             )
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
-from audit import export, services
+from audit import digests, export, services
 from tenants.models import Tenant
 
 
@@ -39,3 +39,17 @@ def audit_export_task(export_id: int) -> None:
 @shared_task
 def audit_export_cleanup_task() -> int:
     return export.audit_export_cleanup()
+
+
+@shared_task
+def audit_digests_task() -> int:
+    return digests.audit_digests_write_all()
+
+
+# Verifying every chain reads every entry: hours on a large trail, far past the default limits.
+@shared_task(soft_time_limit=6 * 60 * 60, time_limit=6 * 60 * 60 + 300)
+def audit_verify_task() -> int:
+    """Verify every chain and record the result (shown on the reviewer pages). Returns how many are broken."""
+    reports = [services.audit_chain_verify(chain=chain) for chain in services.audit_chains()]
+    services.audit_verify_record(reports=reports, kind="scheduled")
+    return sum(1 for report in reports if not report.ok)

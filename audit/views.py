@@ -39,6 +39,7 @@ from audit.selectors import (
     audit_entry_list,
     audit_export_get,
     audit_export_list,
+    audit_last_verification,
     audit_tenant_get_by_slug,
     audit_tenant_list,
 )
@@ -89,6 +90,7 @@ def _context(request: AuthedRequest, tenant: Tenant, **extra: Any) -> dict[str, 
         "is_operator": operator,
         "tenants": audit_tenant_list() if operator else [],
         "tenant_query": urlencode(_tenant_params(request, tenant)),
+        "verification": audit_last_verification(tenant=tenant),
         **extra,
     }
 

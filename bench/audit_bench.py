@@ -73,7 +73,7 @@ def _export(rows: int) -> None:
     from django.utils import timezone
 
     from audit.export import audit_export_prepare
-    from audit.hashing import GENESIS, entry_hash
+    from audit.hashing import GENESIS, entry_hash, entry_seal
     from audit.models import AuditChainHead, AuditEntry
     from audit.services import chain_for
     from tenants.services import tenant_create
@@ -99,6 +99,7 @@ def _export(rows: int) -> None:
             "prev_hash": prev,
         }
         fields["entry_hash"] = prev = entry_hash(fields)
+        fields["key_id"], fields["mac"] = entry_seal(prev)
         batch.append(AuditEntry(**fields))
         if len(batch) == 5000:
             AuditEntry.objects.bulk_create(batch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -14,6 +15,18 @@ from django.test import Client
 from tenants.models import Tenant, User
 from tenants.services import tenant_create, user_create
 from tests.fakes.google import FakeGoogle
+
+
+@pytest.fixture(autouse=True)
+def audit_digest_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test writes its audit digests to its own folder: a digest must not outlive the rows it vouches for."""
+    folder = tmp_path_factory.mktemp("audit-digests")
+    configured = settings.STORAGES["audit_digests"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit_digests": {**configured, "OPTIONS": {**configured.get("OPTIONS", {}), "location": str(folder)}},
+    }
+    return folder
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ PROD_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "ai.example.com",
     "FIELD_ENCRYPTION_KEYS": "x6MhEZFkHvdl5tPRT0a2kXyyV9dO1OBWVZ8F1aY8x0c=",
+    "AUDIT_HMAC_KEYS": "k1:" + "not-a-real-key-" * 3,
+    "AUDIT_DIGEST_KEY": "1WcLkF0gx+S7H7Q1u0XcM3Bjq5xQq2l4o9X1hS1oWJQ=",
 }
 
 
@@ -42,6 +44,13 @@ def test_production_refuses_to_start_without(missing: str) -> None:
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize(("name", "value"), [("AUDIT_HMAC_KEYS", "k1:short"), ("AUDIT_DIGEST_KEY", "bm90IDMyIGJ5dGVz")])
+def test_production_refuses_malformed_audit_keys(name: str, value: str) -> None:
+    result = run(SETUP, "config.settings.production", {**PROD_ENV, name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name}" in result.stderr
 
 
 def test_production_settings_are_hardened() -> None:

@@ -1,6 +1,7 @@
 """Settings shared by every mode. Everything that differs between machines comes from the environment."""
 
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -169,7 +170,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
@@ -272,6 +273,22 @@ LOGGING = {
 }
 
 # --- Audit trail --------------------------------------------------------------------------------------------------
+# Keys held outside the database (docs/audit.md, "Threat model"). Empty: derived from SECRET_KEY (embedded and test
+# modes; production requires the first two).
+# Seals every entry (HMAC-SHA256): "<id>:<secret>" pairs, newest first; old ids stay to verify old entries.
+AUDIT_HMAC_KEYS: list[str] = env.list("AUDIT_HMAC_KEYS", default=[])
+# Signs the chain-head digests and export manifests (Ed25519 seed, 32 bytes in base64; manage.py audit_keys --new).
+AUDIT_DIGEST_KEY = env("AUDIT_DIGEST_KEY", default="")
+# Public keys (base64) of digest keys rotated out: their digests still verify.
+AUDIT_DIGEST_RETIRED_PUBLIC_KEYS: list[str] = env.list("AUDIT_DIGEST_RETIRED_PUBLIC_KEYS", default=[])
+# Where digests are written: keep it where the database's users cannot write (write-once storage in production).
+AUDIT_DIGEST_DIR = env.path("AUDIT_DIGEST_DIR", default=BASE_DIR / "var" / "audit-digests")
+STORAGES["audit_digests"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(AUDIT_DIGEST_DIR), "file_permissions_mode": 0o440, "directory_permissions_mode": 0o750},
+}
+# Seconds between digests (beat): what was chained since the newest digest is sealed, but not yet vouched for.
+AUDIT_DIGEST_INTERVAL = env.int("AUDIT_DIGEST_INTERVAL", default=300)
 # Signs retention checkpoints; defaults to a key derived from SECRET_KEY.
 AUDIT_SIGNING_KEY = env("AUDIT_SIGNING_KEY", default="")
 # Exports above this many rows run as a Celery job with progress instead of streaming in the request.
@@ -300,6 +317,10 @@ CELERY_BEAT_SCHEDULE = {
     "chat-stale-replies": {"task": "chat.tasks.chat_stale_replies_task", "schedule": 60.0},
     # hourly
     "audit-export-cleanup": {"task": "audit.tasks.audit_export_cleanup_task", "schedule": 60 * 60.0},
+    # signed digests of every chain head that moved, out of the database
+    "audit-digests": {"task": "audit.tasks.audit_digests_task", "schedule": float(AUDIT_DIGEST_INTERVAL)},
+    # daily: every chain re-verified, the result recorded and shown on the reviewer pages
+    "audit-verify": {"task": "audit.tasks.audit_verify_task", "schedule": 24 * 60 * 60.0},
 }
 
 # --- Operations ---------------------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ assert DATABASES["default"]["CONN_MAX_AGE"] == 0
 
 OFFICE_AI_DEV_SIGNIN = False  # never, whatever the environment says
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")  # API keys and tokens at rest; required
+# The audit trail's keys: required, and never derived from SECRET_KEY (rotating that must not break verification).
+AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS")
+AUDIT_DIGEST_KEY = env("AUDIT_DIGEST_KEY")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

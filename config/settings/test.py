@@ -8,6 +8,7 @@ import uuid
 os.environ.setdefault("REDIS_KEY_PREFIX", f"officeai-test-{uuid.uuid4().hex[:8]}")
 
 from .base import *  # noqa: F403
+from .base import STORAGES as BASE_STORAGES
 from .base import env
 
 DEBUG = False
@@ -21,6 +22,8 @@ SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [{"client_id": GOOGLE_CLIENT_ID, "se
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Each test gets its own folder (tests/conftest.py): digests must not outlive the rows they vouch for.
+    "audit_digests": BASE_STORAGES["audit_digests"],
 }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", ".example.test"]
 

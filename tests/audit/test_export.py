@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -25,8 +26,9 @@ from audit.export import (
     audit_export_run,
     neutralise,
 )
-from audit.hashing import entry_hash
+from audit.hashing import canonical_json, digest_public_key, entry_hash, entry_seal
 from audit.models import AuditChainHead, AuditEntry, AuditExport, AuditOutbox, Channel
+from audit.offline import verify_export
 from audit.services import audit_pending_sweep, audit_record, chain_for
 from tenants.models import Tenant, User
 from tenants.services import user_create
@@ -80,6 +82,7 @@ def bulk_entries(tenant: Tenant, n: int, *, start: datetime | None = None) -> No
         elif i % 100 == 1:
             fields.update(model_label="\tgpt", status="\rok")
         fields["entry_hash"] = prev = entry_hash(fields)
+        fields["key_id"], fields["mac"] = entry_seal(prev)
         rows.append(AuditEntry(**fields))
     AuditEntry.objects.bulk_create(rows, batch_size=2000)
     head.last_seq, head.last_hash = seq, prev
@@ -462,3 +465,90 @@ def test_cleanup_deletes_expired_files_and_fails_lost_jobs(tenant_a: Tenant, use
         assert old.file_path == ""
         lost.refresh_from_db()
         assert lost.status == "failed"
+
+
+# --- Offline re-verification (audit.offline) ------------------------------------------------------------------
+def _rezip(data: bytes, replace: dict[str, bytes]) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            target.writestr(name, replace.get(name, source.read(name)))
+    return out.getvalue()
+
+
+def _export(client: Client, fmt: str) -> bytes:
+    response = client.get("/audit/export.zip", {"format": fmt})
+    assert response.status_code == 200
+    return b"".join(streamed(response))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_re_verifies_offline_and_carries_the_chains_verification(
+    fmt: str, reviewer_a: User, tenant_a: Tenant, tenant_b: Tenant, tmp_path: Path
+) -> None:
+    bulk_entries(tenant_a, 250)  # rows 0 and 1 carry formula prefixes in every text column
+    record(tenant_a, 2, payload={"text": JAPANESE, "quote": "'already quoted"}, actor_email="'x@alpha.example")
+    bulk_entries(tenant_b, 3)
+    data = _export(signed_in(reviewer_a), fmt)
+    _, manifest = open_zip(data)
+    assert manifest["chain"] == chain_for(tenant_a.pk)
+    assert manifest["tenant_id"] == tenant_a.pk
+    assert manifest["verification"]["ok"] is True
+    assert manifest["verification"]["checked"] == 252
+    assert manifest["public_key"] == digest_public_key()
+    check = verify_export(data, public_key=digest_public_key(), check_seals=True)
+    assert check.problems == []
+    assert check.rows == 252
+    # The verification is recorded, and shows on the reviewer pages as "last verified".
+    assert AuditOutbox.objects.filter(event_type="audit.verify", tenant_id=tenant_a.pk, status="ok").exists()
+
+    out = io.StringIO()
+    path = tmp_path / "export.zip"
+    path.write_bytes(data)
+    call_command("audit_verify_export", str(path), "--public-key", digest_public_key(), stdout=out)
+    assert "OK: 252 rows verified" in out.getvalue()
+
+
+def test_tampered_exports_are_named_offline(reviewer_a: User, tenant_a: Tenant, tmp_path: Path) -> None:
+    bulk_entries(tenant_a, 20)
+    data = _export(signed_in(reviewer_a), "csv")
+    archive, manifest = open_zip(data)
+    text = archive.read("audit.csv").decode("utf-8-sig")
+    edited = ("\ufeff" + text.replace("user3@alpha.example", "user9@alpha.example", 1)).encode()
+
+    # 1. A cell edited: the file no longer matches its manifest.
+    check = verify_export(_rezip(data, {"audit.csv": edited}))
+    assert "audit.csv does not match the SHA-256 and size in the manifest (altered)" in check.problems
+    assert any("its content does not match its entry hash (edited)" in p for p in check.problems)
+
+    # 2. The manifest's file hash fixed to match: its signature breaks.
+    forged = {**manifest, "files": {"audit.csv": {"sha256": hashlib.sha256(edited).hexdigest(), "bytes": len(edited)}}}
+    check = verify_export(_rezip(data, {"audit.csv": edited, "manifest.json": json.dumps(forged).encode()}))
+    assert any("signature does not verify" in p for p in check.problems)
+
+    # 3. Re-signed with the forger's own key: it verifies only against itself, not against the published key.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    forger = Ed25519PrivateKey.generate()
+    body = {k: v for k, v in forged.items() if k != "signature"}
+    body["public_key"] = base64.b64encode(forger.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    body["signature"] = base64.b64encode(forger.sign(canonical_json(body))).decode()
+    resigned = _rezip(data, {"audit.csv": edited, "manifest.json": json.dumps(body).encode()})
+    assert any(
+        "signature does not verify" in p for p in verify_export(resigned, public_key=digest_public_key()).problems
+    )
+
+    # 4. A row dropped from the middle: its successor no longer links, and the count is wrong.
+    lines = text.split("\r\n")
+    dropped = ("\ufeff" + "\r\n".join(lines[:5] + lines[6:])).encode()
+    check = verify_export(_rezip(data, {"audit.csv": dropped}))
+    assert "20 rows" not in " ".join(check.problems)
+    assert "19 rows, but the manifest says 20" in check.problems
+
+    path = tmp_path / "forged.zip"
+    path.write_bytes(resigned)
+    with pytest.raises(CommandError, match="does not verify"):
+        call_command("audit_verify_export", str(path), "--public-key", digest_public_key(), stdout=io.StringIO())
+    assert verify_export(b"not a zip").problems == ["not an audit export: no readable manifest.json in a ZIP file"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -410,3 +410,33 @@ def test_export_pages_reject_other_methods(reviewer_a: User) -> None:
     assert client.post("/audit/").status_code == 405
     assert client.post("/audit/export.zip").status_code == 405
     assert client.delete("/audit/exports/").status_code == 405
+
+
+def test_reviewer_pages_show_the_last_verification_of_their_own_chain(
+    reviewer_a: User, reviewer_b: User, tenant_a: Tenant, tenant_b: Tenant, trail: dict[str, AuditEntry]
+) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from audit.services import audit_pending_sweep
+
+    client_a, client_b = signed_in(reviewer_a), signed_in(reviewer_b)
+    assert "has not been verified yet" in client_a.get("/audit/").content.decode()
+    call_command("audit_verify", "--tenant", tenant_a.slug, stdout=StringIO())
+    audit_pending_sweep(older_than=timedelta(0))
+    for url in ("/audit/", "/audit/exports/"):
+        page = client_a.get(url).content.decode()
+        assert "Chain verified: whole" in page
+        assert "1 entry checked" in page
+    assert "has not been verified yet" in client_b.get("/audit/").content.decode()  # A's result is not B's
+
+    # B's chain is tampered with: B's reviewer sees the failure and what was found, A's page is unaffected.
+    AuditEntry.objects.filter(pk=trail["b"].pk).update(actor_email="intruder@beta.example")
+    with pytest.raises(CommandError):
+        call_command("audit_verify", "--tenant", tenant_b.slug, stdout=StringIO())
+    audit_pending_sweep(older_than=timedelta(0))
+    page = client_b.get("/audit/").content.decode()
+    assert "Chain verification FAILED" in page
+    assert "entry seq 1 was edited (hash mismatch)" in page
+    assert "FAILED" not in client_a.get("/audit/").content.decode()

@@ -71,6 +71,11 @@ class Message(TenantScopedModel):
     context_trimmed = models.PositiveIntegerField(default=0)
     # Slack: the ts of the posted message (user message ts or bot reply ts).
     slack_ts = models.CharField(max_length=40, blank=True)
+    # Answers: whom this one is for. "user:<id>" for a person with an account (web and Slack alike, so the
+    # per-person cap counts both), "slack:<team>:<member>" for a Slack member with none. The email is kept as the
+    # channel gave it, for the audit of an answer closed after its process died.
+    speaker = models.CharField(max_length=120, blank=True)
+    speaker_email = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -79,8 +84,10 @@ class Message(TenantScopedModel):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_conversation_order"),
-            # Running answers (a handful at any time): the per-person cap counts them at every turn start.
+            # Running answers in a conversation (a handful at any time): the busy check at every turn start.
             models.Index(fields=["conversation"], condition=models.Q(status="streaming"), name="msg_streaming"),
+            # Running answers (a handful at any time): the per-person cap counts them at every turn start.
+            models.Index(fields=["speaker"], condition=models.Q(status="streaming"), name="msg_streaming_speaker"),
         ]
 
     def __str__(self) -> str:

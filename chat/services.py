@@ -9,7 +9,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -157,30 +157,51 @@ def model_resolve(*, tenant: Tenant, conversation: Conversation, model_version_i
     return served[0]
 
 
-def account_check(*, tenant: Tenant, user: User | None) -> None:
+def speaker_key(*, user: User | None, slack_team: str = "", slack_member: str = "") -> str:
+    """Whom an answer is for (``Message.speaker``): the account when there is one, else the Slack member."""
+    if user is not None:
+        return f"user:{user.pk}"
+    return f"slack:{slack_team}:{slack_member}" if slack_member else ""
+
+
+def account_check(*, tenant: Tenant, user: User | None, speaker: str = "") -> None:
     """Every turn, web or Slack: the person and the company are still active (a socket or a Slack thread can
-    outlive a deactivation), and the person has fewer answers running than their company allows. One query."""
+    outlive a deactivation), and the person has fewer answers running, web and Slack together, than their company
+    allows. A Slack member with no account is counted by their Slack identity. One query."""
+    speaker = speaker or speaker_key(user=user)
+    running = Coalesce(
+        Subquery(
+            Message.objects.filter(
+                tenant=tenant, speaker=speaker, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+            )
+            .exclude(speaker="")
+            .order_by()
+            .values("speaker")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        0,
+    )
     if user is None:  # a Slack member not linked to a user of the company
-        if not Tenant.objects.filter(pk=tenant.pk, is_active=True).exists():
-            raise ChatRefused("account_inactive", gettext("Your company's access to Office AI has ended."))
-        return
-    running = (
-        Message.objects.filter(
-            conversation__user=OuterRef("pk"), role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+        row = (
+            Tenant.objects.filter(pk=tenant.pk, is_active=True)
+            .annotate(running=running)
+            .values_list("max_concurrent_replies", "running")
+            .first()
         )
-        .order_by()
-        .values("conversation__user")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    row = (
-        User.objects.filter(pk=user.pk, tenant=tenant, is_active=True, tenant__is_active=True)
-        .annotate(running=Coalesce(Subquery(running), 0))
-        .values_list("tenant__max_concurrent_replies", "running")
-        .first()
-    )
-    if row is None:
-        raise ChatRefused("account_inactive", gettext("Your account or your company's access to Office AI has ended."))
+        if row is None:
+            raise ChatRefused("account_inactive", gettext("Your company's access to Office AI has ended."))
+    else:
+        row = (
+            User.objects.filter(pk=user.pk, tenant=tenant, is_active=True, tenant__is_active=True)
+            .annotate(running=running)
+            .values_list("tenant__max_concurrent_replies", "running")
+            .first()
+        )
+        if row is None:
+            raise ChatRefused(
+                "account_inactive", gettext("Your account or your company's access to Office AI has ended.")
+            )
     cap, count = row
     if count >= cap:
         raise ChatRefused(
@@ -204,13 +225,17 @@ def turn_begin(
     history: list[Message] | None = None,
     deployments: list[Deployment],
     conversation_saved: bool = False,
+    speaker: str = "",
+    speaker_email: str = "",
 ) -> TurnStart:
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
     ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
     ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
     ``deployments``: the version's enabled deployments, primary first (``model_resolve``).
-    An unsaved ``user_message`` is inserted together with the answer."""
-    account_check(tenant=tenant, user=user)
+    An unsaved ``user_message`` is inserted together with the answer. ``speaker``/``speaker_email``: a Slack
+    member with no account (``speaker_key``); people with an account are known by ``user``."""
+    speaker = speaker_key(user=user) if user is not None else speaker
+    account_check(tenant=tenant, user=user, speaker=speaker)
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
     if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
@@ -231,6 +256,8 @@ def turn_begin(
         model_version=model_version,
         model_label=model_version.label,
         context_trimmed=trimmed,
+        speaker=speaker,
+        speaker_email=user.email if user is not None else speaker_email,
     )
     if user_message.pk is None:
         Message.objects.bulk_create([user_message, assistant])  # one statement for both (PostgreSQL returns ids)
@@ -497,13 +524,28 @@ def conversation_configure(
 STALE_AFTER = timedelta(minutes=3)
 
 
-def _slack_detail(slack_key: str) -> dict[str, str]:
-    """What the audit keeps of a Slack thread, from the conversation's key (``workspace:channel:thread_ts``)."""
+def _slack_detail(slack_key: str, answer: Message) -> dict[str, str]:
+    """What the audit keeps of a Slack thread: the conversation's key (``workspace:channel:thread_ts``) and whom
+    the answer was for (``Message.speaker``)."""
     if not slack_key:
         return {}
     workspace, _, rest = slack_key.partition(":")
     channel, _, thread_ts = rest.partition(":")
-    return {"workspace": workspace, "channel": channel, "thread_ts": thread_ts}
+    detail = {"workspace": workspace, "channel": channel, "thread_ts": thread_ts}
+    kind, _, member = answer.speaker.partition(":")
+    if kind == "slack":
+        detail["team_id"], _, detail["slack_user_id"] = member.partition(":")
+    if answer.speaker_email:
+        detail["slack_user_email"] = answer.speaker_email
+    return detail
+
+
+def _answer_for(answer: Message, conversation: Conversation) -> User | None:
+    """The account an answer was for: its speaker, or (answers from before speakers were kept) the owner."""
+    kind, _, user_id = answer.speaker.partition(":")
+    if kind == "user" and user_id.isdigit():
+        return User.objects.filter(pk=int(user_id), tenant_id=answer.tenant_id).first()
+    return conversation.user if not answer.speaker else None
 
 
 def chat_stale_replies_close(*, now: datetime | None = None) -> int:
@@ -547,13 +589,14 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
             prompt = [{"role": "system", "content": conversation.system_prompt}] if conversation.system_prompt else []
             if question is not None:
                 prompt.append({"role": "user", "content": question.content})
+            asker = _answer_for(locked, conversation)
             audit_llm_chat(
                 record=LLMCallRecord(
                     tenant_id=locked.tenant_id,
-                    user=conversation.user,
-                    user_email=conversation.user.email if conversation.user else "",
+                    user=asker,
+                    user_email=asker.email if asker is not None else locked.speaker_email,
                     channel=conversation.source,
-                    channel_detail=_slack_detail(conversation.slack_key),
+                    channel_detail=_slack_detail(conversation.slack_key, locked),
                     conversation_id=conversation.pk,
                     message_id=locked.pk,
                     model_label=locked.model_label,

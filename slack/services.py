@@ -31,6 +31,7 @@ from chat.services import (
     TurnStart,
     conversation_lock,
     model_resolve,
+    speaker_key,
     title_from,
     turn_begin,
     validate_text,
@@ -250,6 +251,7 @@ def slack_turn_start(
     message_ts: str,
     user: User | None,
     user_email: str,
+    slack_member: str,
     text: str,
     turns: list[Turn],
 ) -> TurnStart:
@@ -275,6 +277,8 @@ def slack_turn_start(
         user=user,
         history=[Message(role=turn.role, content=turn.content) for turn in turns],
         deployments=served.deployments,
+        speaker=speaker_key(user=user, slack_team=workspace.team_id, slack_member=slack_member),
+        speaker_email=user_email,
     )
     SlackEvent.objects.filter(pk=event.pk).update(reply_message_id=start.assistant_message_id)
     return replace(start, user_email=start.user_email or user_email)
@@ -363,6 +367,7 @@ def _process(*, event: SlackEvent, workspace: SlackWorkspace) -> str:
             message_ts=ts,
             user=user,
             user_email=speaker.email,
+            slack_member=slack_user_id,
             text=text,
             turns=turns,
         )

@@ -131,7 +131,11 @@ def test_the_cap_counts_only_this_persons_running_answers(
     for _ in range(3):  # B has three answers running, web or Slack alike
         conversation = Conversation.objects.create(tenant=tenant_b, user=user_b, title="t")
         Message.objects.create(
-            tenant=tenant_b, conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING
+            tenant=tenant_b,
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            status=Message.Status.STREAMING,
+            speaker=f"user:{user_b.pk}",
         )
     account_check(tenant=tenant_a, user=user_a)  # A is not held back by B's answers
     with pytest.raises(ChatRefused) as capped:

@@ -21,7 +21,7 @@ from audit.services import (
     chain_for,
 )
 from tenants.models import Tenant
-from tests.audit.helpers import chain_all, entries, record
+from tests.audit.helpers import chain_all, entries, record, verify_output
 from tests.conftest import wait_for
 
 
@@ -108,19 +108,10 @@ def test_concurrent_writers_do_not_fork_the_chain(tenant_a: Tenant, broker_down:
     assert audit_chain_verify(chain=chain_for(tenant_a.pk)).ok
 
 
-def _verify_output(tenant: Tenant) -> tuple[bool, str]:
-    out = StringIO()
-    try:
-        call_command("audit_verify", "--tenant", tenant.slug, "--no-record", stdout=out)
-    except CommandError:
-        return False, out.getvalue()
-    return True, out.getvalue()
-
-
 def test_audit_verify_passes_on_an_intact_chain(tenant_a: Tenant) -> None:
     record(5, tenant=tenant_a)
     chain_all()
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert ok
     assert "OK" in out
     assert "5 entries" in out
@@ -130,7 +121,7 @@ def test_audit_verify_catches_an_edited_field(tenant_a: Tenant) -> None:
     record(5, tenant=tenant_a)
     chain_all()
     AuditEntry.objects.filter(chain=chain_for(tenant_a.pk), seq=3).update(actor_email="someone@else.example")
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 3 was edited" in out
 
@@ -139,7 +130,7 @@ def test_audit_verify_catches_an_edited_payload(tenant_a: Tenant) -> None:
     record(5, tenant=tenant_a)
     chain_all()
     AuditEntry.objects.filter(chain=chain_for(tenant_a.pk), seq=2).update(payload={"i": 1, "text": "改ざん"})
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 2 was edited" in out
 
@@ -148,7 +139,7 @@ def test_audit_verify_catches_a_deleted_row(tenant_a: Tenant) -> None:
     record(5, tenant=tenant_a)
     chain_all()
     AuditEntry.objects.filter(chain=chain_for(tenant_a.pk), seq=4)._raw_delete("default")
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 4 is missing" in out
 
@@ -157,7 +148,7 @@ def test_audit_verify_catches_a_deleted_last_row(tenant_a: Tenant) -> None:
     record(5, tenant=tenant_a)
     chain_all()
     AuditEntry.objects.filter(chain=chain_for(tenant_a.pk), seq=5)._raw_delete("default")
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "5..5 are missing at the end" in out
 
@@ -170,7 +161,7 @@ def test_audit_verify_catches_a_swapped_order(tenant_a: Tenant) -> None:
     qs.filter(seq=2).update(seq=-2)
     qs.filter(seq=3).update(seq=2)
     qs.filter(seq=-2).update(seq=3)
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 2" in out
 
@@ -185,10 +176,10 @@ def test_audit_verify_catches_a_well_hashed_entry_appended_beyond_the_head(tenan
     forged.update(seq=4, event_id=uuid.uuid4(), prev_hash=last.entry_hash, payload={"forged": True})
     forged["entry_hash"] = entry_hash(forged)  # plain SHA-256: anyone with write access can compute it
     AuditEntry.objects.bulk_create([AuditEntry(**forged)])
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entries seq 4..4 lie beyond the chain head" in out
-    assert _verify_output(tenant_b)[0]  # the other tenant's chain is untouched
+    assert verify_output(tenant_b)[0]  # the other tenant's chain is untouched
 
     # The writer does not jam on the intruder: the next event is chained after it, linked to the last real entry,
     # and the verifier then names the inserted run.
@@ -197,7 +188,7 @@ def test_audit_verify_catches_a_well_hashed_entry_appended_beyond_the_head(tenan
     assert not AuditOutbox.objects.filter(processed_at__isnull=True).exists()
     latest = AuditEntry.objects.get(chain=chain, seq=5)
     assert latest.prev_hash == last.entry_hash
-    ok, out = _verify_output(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entries seq 4..4 were inserted into the chain (entry seq 5 links to seq 3)" in out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -19,16 +19,7 @@ from audit.hashing import digest_public_key, document_signature_ok, entry_hash, 
 from audit.models import AuditChainHead, AuditEntry, AuditOutbox
 from audit.services import audit_chain_verify, chain_for
 from tenants.models import Tenant
-from tests.audit.helpers import chain_all, record
-
-
-def _verify(tenant: Tenant) -> tuple[bool, str]:
-    out = StringIO()
-    try:
-        call_command("audit_verify", "--tenant", tenant.slug, "--no-record", stdout=out)
-    except CommandError:
-        return False, out.getvalue()
-    return True, out.getvalue()
+from tests.audit.helpers import chain_all, record, verify_output
 
 
 def _rewrite_from(chain: str, seq: int, *, payload: dict[str, Any], reseal: bool = False) -> None:
@@ -55,18 +46,18 @@ def test_an_edit_re_hashed_to_the_head_is_caught_by_the_keyed_seal(tenant_a: Ten
     chain = chain_for(tenant_a.pk)
     assert audit_chain_verify(chain=chain).ok
     _rewrite_from(chain, 2, payload={"i": 1, "text": "改ざん"})
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 2 was edited and re-hashed (its keyed seal does not match)" in out
     assert "was edited (hash mismatch)" not in out  # the plain hashes are all consistent: only the seal tells
-    assert _verify(tenant_b)[0]
+    assert verify_output(tenant_b)[0]
 
 
 def test_a_seal_under_an_unknown_key_is_named(tenant_a: Tenant) -> None:
     record(2, tenant=tenant_a)
     chain_all()
     AuditEntry.objects.filter(chain=chain_for(tenant_a.pk), seq=2).update(key_id="forged")
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 2 is sealed with an unknown key 'forged'" in out
 
@@ -84,16 +75,16 @@ def test_truncated_tail_with_head_rolled_back_is_caught_by_the_digest(
     AuditEntry.objects.filter(chain=chain, seq__gte=5)._raw_delete("default")
     four = AuditEntry.objects.get(chain=chain, seq=4)
     AuditChainHead.objects.filter(chain=chain).update(last_seq=4, last_hash=four.entry_hash)
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entries seq 5..6 were cut from the end of the chain and its head rolled back" in out
     assert "vouches for seq 6" in out
-    assert _verify(tenant_b)[0]
+    assert verify_output(tenant_b)[0]
 
     # Writing new events over the cut does not hide it: the digest's seq 6 no longer matches.
     record(3, tenant=tenant_a)
     chain_all()
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 6 differs from the signed digest" in out
 
@@ -104,7 +95,7 @@ def test_a_rewrite_with_a_stolen_hmac_key_is_still_caught_by_the_digest(tenant_a
     audit_digests_write_all()
     chain = chain_for(tenant_a.pk)
     _rewrite_from(chain, 3, payload={"i": 2, "text": "書き換え"}, reseal=True)
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert "entry seq 5 differs from the signed digest" in out
 
@@ -123,10 +114,10 @@ def test_forged_and_removed_digests_are_named(tenant_a: Tenant, audit_digest_dir
     assert second is not None
     assert third is not None
     assert third.body["previous"] == {"name": second.name, "sha256": second.sha256}
-    assert _verify(tenant_a)[0]
+    assert verify_output(tenant_a)[0]
     # Removing the middle digest breaks the digests' own chain.
     (audit_digest_dir / second.name).unlink()
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert f"digest {third.name} does not link to {first.name}" in out
     # A digest re-signed with another key is not trusted.
@@ -135,7 +126,7 @@ def test_forged_and_removed_digests_are_named(tenant_a: Tenant, audit_digest_dir
     body = json.loads(path.read_text())
     body["seq"] = 3
     path.write_text(json.dumps(body))
-    ok, out = _verify(tenant_a)
+    ok, out = verify_output(tenant_a)
     assert not ok
     assert f"digest {third.name} has a bad signature" in out
 
@@ -231,3 +222,20 @@ def test_the_migration_seals_entries_written_before_it(tenant_a: Tenant) -> None
     key_id = hmac_keys()[0][0]
     assert set(AuditEntry.objects.values_list("key_id", flat=True)) == {key_id}
     assert audit_chain_verify(chain=chain_for(tenant_a.pk)).ok
+
+
+def test_the_daily_verification_records_every_chain_and_counts_the_broken(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from audit.tasks import audit_digests_task, audit_verify_task
+
+    record(2, tenant=tenant_a)
+    record(2, tenant=tenant_b)
+    chain_all()
+    assert audit_digests_task.apply().get() == 2
+    AuditEntry.objects.filter(chain=chain_for(tenant_b.pk), seq=1).update(status="edited")
+    assert audit_verify_task.apply().get() == 1
+    results = dict(AuditOutbox.objects.filter(event_type="audit.verify").values_list("tenant_id", "status"))
+    assert results == {tenant_a.pk: "ok", tenant_b.pk: "error"}
+    assert all(
+        row["kind"] == "scheduled"
+        for row in AuditOutbox.objects.filter(event_type="audit.verify").values_list("payload", flat=True)
+    )

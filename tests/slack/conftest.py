@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from llm.models import ModelVersion
-from slack.models import SlackWorkspace
+from slack.models import SlackEvent, SlackWorkspace
 from slack.signature import signature_make
 from tenants.models import Tenant
 from tests.model_fixtures import gpt4o, o3mini, upstream  # noqa: F401 - the chat fixtures, shared
@@ -85,6 +85,22 @@ def envelope(workspace: SlackWorkspace, event: dict[str, Any], *, event_id: str 
         "event_time": int(time.time()),
         "authorizations": [{"team_id": workspace.team_id, "user_id": workspace.bot_user_id, "is_bot": True}],
     }
+
+
+def stored(
+    workspace: SlackWorkspace, fake: FakeSlack, text: str, *, user: str = "UALICE"
+) -> tuple[SlackEvent, dict[str, Any]]:
+    """A mention as the endpoint stores it, without enqueueing it (the test runs the task itself)."""
+    message = fake.add_message("C1", user=user, text=f"<@{BOT_A}> {text}")
+    payload = envelope(workspace, mention(message))
+    event = SlackEvent.objects.create(
+        tenant=workspace.tenant,
+        workspace=workspace,
+        event_id=payload["event_id"],
+        event_type="app_mention",
+        payload=payload["event"],
+    )
+    return event, message
 
 
 def mention(message: dict[str, Any], channel: str = "C1") -> dict[str, Any]:

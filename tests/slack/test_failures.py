@@ -14,25 +14,11 @@ from slack.context import FOOTER_SEPARATOR
 from slack.models import SlackEvent, SlackWorkspace
 from slack.tasks import slack_event_process_task
 from tests.conftest import wait_for
-from tests.slack.conftest import BOT_A, SECRET_A, deliver, envelope, mention
+from tests.slack.conftest import BOT_A, SECRET_A, deliver, envelope, mention, stored
 from tests.slack.fake_slack import Failure, FakeSlack
 from tests.upstream import server as up
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def stored(workspace: SlackWorkspace, fake: FakeSlack, text: str) -> tuple[SlackEvent, dict[str, Any]]:
-    """An event as the endpoint stores it, without enqueueing it (the test runs the task itself)."""
-    message = fake.add_message("C1", user="UALICE", text=f"<@{BOT_A}> {text}")
-    payload = envelope(workspace, mention(message))
-    event = SlackEvent.objects.create(
-        tenant=workspace.tenant,
-        workspace=workspace,
-        event_id=payload["event_id"],
-        event_type="app_mention",
-        payload=payload["event"],
-    )
-    return event, message
 
 
 def test_rate_limited_slack_is_retried_after_retry_after(

@@ -13,10 +13,10 @@ from audit.models import AuditOutbox
 from chat.models import Conversation, Message
 from chat.services import chat_stale_replies_close
 from slack.context import FOOTER_SEPARATOR
-from slack.models import SlackEvent, SlackWorkspace
+from slack.models import SlackWorkspace
 from slack.tasks import slack_event_process_task
 from tenants.models import Tenant, User
-from tests.slack.conftest import BOT_A, envelope, mention
+from tests.slack.conftest import stored
 from tests.slack.fake_slack import FakeSlack
 from tests.upstream import server as up
 
@@ -24,16 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def ask(workspace: SlackWorkspace, fake: FakeSlack, member: str, text: str = "hello") -> tuple[str, dict[str, Any]]:
-    """Store a mention by ``member`` and process it as the worker does; returns the outcome and the message."""
-    message = fake.add_message("C1", user=member, text=f"<@{BOT_A}> {text}")
-    payload = envelope(workspace, mention(message))
-    event = SlackEvent.objects.create(
-        tenant=workspace.tenant,
-        workspace=workspace,
-        event_id=payload["event_id"],
-        event_type="app_mention",
-        payload=payload["event"],
-    )
+    """A mention by ``member``, processed as the worker does; returns the outcome and the Slack message."""
+    event, message = stored(workspace, fake, text, user=member)
     return slack_event_process_task.apply(args=(event.pk,)).get(disable_sync_subtasks=False), message
 
 

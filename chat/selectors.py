@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -90,3 +92,19 @@ def notice_acknowledged(*, user: User, notice: Notice) -> bool:
     return NoticeAcknowledgement.objects.filter(
         tenant_id=user.tenant_id, user=user, notice=notice, version=notice.version
     ).exists()
+
+
+def answers_finished_between(*, start: datetime, end: datetime, tenant_id: int | None = None) -> Iterator[Message]:
+    """Every finished answer started in [start, end), with its conversation, oldest first: ``usage_rebuild``
+    counts them (of one tenant, or, for the operator's rebuild, of all)."""
+    answers = Message.objects.filter(role=Message.Role.ASSISTANT, created_at__gte=start, created_at__lt=end).exclude(
+        status=Message.Status.STREAMING
+    )
+    if tenant_id is not None:
+        answers = answers.filter(tenant_id=tenant_id)
+    return answers.select_related("conversation").order_by("pk").iterator(chunk_size=2000)
+
+
+def answers_running_ids() -> list[int]:
+    """Ids of the answers being written now, across tenants (the budget reconcile keeps their reservations)."""
+    return list(Message.objects.filter(status=Message.Status.STREAMING).values_list("pk", flat=True))

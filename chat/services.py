@@ -22,11 +22,17 @@ from chat.groups import GLOBAL_GROUP, tenant_group
 from chat.models import Conversation, Message, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
 from chat.selectors import conversation_get
-from llm.client import ModelSpec, estimate_messages_tokens
+from chat.usage import answer_usage, interrupted_usage
+from llm.client import ModelSpec, estimate_messages_tokens, estimate_tokens
 from llm.models import Deployment, ModelVersion
 from llm.selectors import ServedModel, models_served
 from llm.specs import deployment_snapshot, model_spec
 from tenants.models import Tenant, User
+from usage.limits import LimitReached, Limits, Ticket, budget_reserve, budget_settle
+from usage.periods import local_day
+from usage.prices import price_on
+from usage.selectors import tenant_time_zone
+from usage.services import usage_add
 
 logger = logging.getLogger("officeai.chat")
 
@@ -65,6 +71,10 @@ class TurnStart:
     prompt: list[dict[str, str]]
     context_trimmed: int
     deployments: dict[int, dict[str, str]]
+    speaker: str = ""
+    speaker_email: str = ""
+    time_zone: str = ""  # the company's: usage days and budget periods
+    ticket: Ticket | None = None  # the budget reservation this answer holds
 
 
 def title_from(text: str) -> str:
@@ -164,10 +174,24 @@ def speaker_key(*, user: User | None, slack_team: str = "", slack_member: str = 
     return f"slack:{slack_team}:{slack_member}" if slack_member else ""
 
 
-def account_check(*, tenant: Tenant, user: User | None, speaker: str = "") -> None:
-    """Every turn, web or Slack: the person and the company are still active (a socket or a Slack thread can
-    outlive a deactivation), and the person has fewer answers running, web and Slack together, than their company
-    allows. A Slack member with no account is counted by their Slack identity. One query."""
+LIMIT_FIELDS = (
+    "budget__time_zone",
+    "budget__monthly_tokens",
+    "budget__monthly_cost",
+    "budget__currency",
+    "budget__user_daily_tokens",
+    "budget__user_monthly_tokens",
+    "budget__user_requests_per_minute",
+    "budget__contact",
+)
+OVERRIDE_FIELDS = ("usage_limit__daily_tokens", "usage_limit__monthly_tokens", "usage_limit__requests_per_minute")
+
+
+def account_check(*, tenant: Tenant, user: User | None, speaker: str = "") -> Limits:
+    """Every turn, web or Slack, in one query: the person and the company are still active (a socket or a Slack
+    thread can outlive a deactivation); the person has fewer answers running, web and Slack together, than their
+    company allows (a Slack member with no account is counted by their Slack identity); and the company's budget
+    and the person's limits, which ``usage.limits`` enforces next."""
     speaker = speaker or speaker_key(user=user)
     running = Coalesce(
         Subquery(
@@ -182,27 +206,31 @@ def account_check(*, tenant: Tenant, user: User | None, speaker: str = "") -> No
         ),
         0,
     )
+    overrides: tuple[Any, ...] = (None, None, None)
     if user is None:  # a Slack member not linked to a user of the company
         row = (
             Tenant.objects.filter(pk=tenant.pk, is_active=True)
             .annotate(running=running)
-            .values_list("max_concurrent_replies", "running")
+            .values_list("max_concurrent_replies", "running", *LIMIT_FIELDS)
             .first()
         )
         if row is None:
             raise ChatRefused("account_inactive", gettext("Your company's access to Office AI has ended."))
     else:
-        row = (
+        found = (
             User.objects.filter(pk=user.pk, tenant=tenant, is_active=True, tenant__is_active=True)
             .annotate(running=running)
-            .values_list("tenant__max_concurrent_replies", "running")
+            .values_list(
+                "tenant__max_concurrent_replies", "running", *(f"tenant__{f}" for f in LIMIT_FIELDS), *OVERRIDE_FIELDS
+            )
             .first()
         )
-        if row is None:
+        if found is None:
             raise ChatRefused(
                 "account_inactive", gettext("Your account or your company's access to Office AI has ended.")
             )
-    cap, count = row
+        row, overrides = found[: 2 + len(LIMIT_FIELDS)], found[2 + len(LIMIT_FIELDS) :]
+    cap, count, tz, tokens, cost, currency, daily, monthly, rpm, contact = row
     if count >= cap:
         raise ChatRefused(
             "too_many_replies",
@@ -213,6 +241,48 @@ def account_check(*, tenant: Tenant, user: User | None, speaker: str = "") -> No
             )
             % {"n": count},
         )
+    own_daily, own_monthly, own_rpm = overrides
+    return Limits(
+        time_zone=tz or "",
+        company_monthly_tokens=tokens,
+        company_monthly_cost=cost,
+        currency=currency or "",
+        user_daily_tokens=own_daily if own_daily is not None else daily,
+        user_monthly_tokens=own_monthly if own_monthly is not None else monthly,
+        user_requests_per_minute=own_rpm if own_rpm is not None else rpm,
+        contact=contact or "",
+    )
+
+
+def budget_check(
+    *,
+    tenant_id: int,
+    speaker: str,
+    limits: Limits,
+    reply_id: int,
+    prompt: list[dict[str, str]],
+    spec: ModelSpec,
+    model_version_id: int,
+) -> Ticket | None:
+    """The budgets and the per-minute limit, before the upstream call (``usage.limits``): a reservation, or the
+    refusal that says what ran out, when it resets and whom to ask."""
+    if not limits.enforced:
+        return None
+    price = None
+    if limits.company_monthly_cost is not None:
+        price = price_on(model_version_id=model_version_id, day=local_day(timezone.now(), limits.tz))
+    try:
+        return budget_reserve(
+            tenant_id=tenant_id,
+            speaker=speaker,
+            limits=limits,
+            reply_id=reply_id,
+            prompt_tokens=estimate_messages_tokens(prompt),
+            max_output_tokens=spec.max_output_tokens,
+            price=price,
+        )
+    except LimitReached as wall:
+        raise ChatRefused(wall.code, wall.message) from None
 
 
 def turn_begin(
@@ -235,7 +305,7 @@ def turn_begin(
     An unsaved ``user_message`` is inserted together with the answer. ``speaker``/``speaker_email``: a Slack
     member with no account (``speaker_key``); people with an account are known by ``user``."""
     speaker = speaker_key(user=user) if user is not None else speaker
-    account_check(tenant=tenant, user=user, speaker=speaker)
+    limits = account_check(tenant=tenant, user=user, speaker=speaker)
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
     if not conversation_saved and streaming.exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
@@ -263,6 +333,17 @@ def turn_begin(
         Message.objects.bulk_create([user_message, assistant])  # one statement for both (PostgreSQL returns ids)
     else:
         assistant.save(force_insert=True)
+    # Last, with the answer's id as its reservation: a refusal rolls the rows above back with the caller's
+    # transaction (and a reservation whose transaction rolled back is dropped by the reconcile).
+    ticket = budget_check(
+        tenant_id=tenant.pk,
+        speaker=speaker,
+        limits=limits,
+        reply_id=assistant.pk,
+        prompt=prompt,
+        spec=spec,
+        model_version_id=model_version.pk,
+    )
     if not conversation_saved:
         conversation.model_version = model_version
         conversation.save(update_fields=["model_version", "title", "updated_at"])
@@ -282,6 +363,10 @@ def turn_begin(
         prompt=prompt,
         context_trimmed=trimmed,
         deployments={d.pk: deployment_snapshot(d, model_version) for d in deployments},
+        speaker=speaker,
+        speaker_email=assistant.speaker_email,
+        time_zone=limits.tz,
+        ticket=ticket,
     )
 
 
@@ -386,20 +471,27 @@ def chat_reply_finalize(
     """Save the answer and its ``llm.chat`` audit entry in one transaction: one UPDATE for the answer (no read
     first), one for the conversation, the outbox row. Returns whether this call saved the answer."""
     now = timezone.now()
+    turn, usage = answer_usage(start=start, outcome=outcome, channel=channel)
     saved = Message.objects.filter(pk=start.assistant_message_id, status=Message.Status.STREAMING).update(
         content=outcome.text,
         status=outcome.status,
         error_code=outcome.error.kind if outcome.error else "",
         error_message=outcome.error.message if outcome.error else "",
-        usage=outcome.usage_dict(),
+        usage=usage,
         completed_at=outcome.completed_at,
         updated_at=now,
     )
     if not saved and Message.objects.filter(pk=start.assistant_message_id).exists():
-        # The stale-reply sweep closed it (this process looked dead) and audited the call already.
+        # The stale-reply sweep closed it (this process looked dead) and audited and counted the call already.
         logger.warning("reply %s was closed before it finished; its end is not saved", start.assistant_message_id)
         return False
     Conversation.objects.filter(pk=start.conversation_id).update(updated_at=now)
+    usage_add(turns=[turn])  # one upsert into the day's rollup, in this transaction
+    tokens = turn.input_tokens + turn.output_tokens
+    transaction.on_commit(
+        lambda: budget_settle(start.ticket, tokens=tokens, micros=turn.cost_micros, currency=turn.currency),
+        robust=True,
+    )
     deployment = start.deployments.get(outcome.deployment_id) if outcome.deployment_id else None
     audit_llm_chat(
         record=LLMCallRecord(
@@ -578,9 +670,6 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
                 else gettext("The answer was interrupted on the server. Regenerate it to try again.")
             )
             locked.completed_at = timezone.now()
-            locked.save(
-                update_fields=["content", "status", "error_code", "error_message", "completed_at", "updated_at"]
-            )
             question = (
                 Message.objects.filter(conversation=conversation, role=Message.Role.USER, pk__lt=locked.pk)
                 .order_by("-pk")
@@ -589,6 +678,26 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
             prompt = [{"role": "system", "content": conversation.system_prompt}] if conversation.system_prompt else []
             if question is not None:
                 prompt.append({"role": "user", "content": question.content})
+            locked.conversation = conversation
+            turn, locked.usage = interrupted_usage(
+                answer=locked,
+                channel=conversation.source,
+                prompt_tokens=estimate_messages_tokens(prompt),
+                completion_tokens=estimate_tokens(locked.content),
+                tz=tenant_time_zone(tenant_id=locked.tenant_id),
+            )
+            locked.save(
+                update_fields=[
+                    "content",
+                    "status",
+                    "error_code",
+                    "error_message",
+                    "usage",
+                    "completed_at",
+                    "updated_at",
+                ]
+            )
+            usage_add(turns=[turn])
             asker = _answer_for(locked, conversation)
             audit_llm_chat(
                 record=LLMCallRecord(
@@ -607,7 +716,7 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
                     finish_reason="interrupted",
                     status="truncated",
                     content_filter={},
-                    usage={},
+                    usage=locked.usage,
                     upstream_request_ids=[],
                     error={"kind": "interrupted", "detail": "the serving process stopped mid-reply"},
                     attempts=[],

@@ -65,3 +65,12 @@ def tenant_owns_email(*, tenant_id: int, email: str) -> bool:
     """The address is in one of the company's Google Workspace domains (the only people who can sign in to it)."""
     domain = email.rsplit("@", 1)[-1].strip().lower()
     return TenantDomain.objects.filter(tenant_id=tenant_id, domain=domain).exists()
+
+
+def tenant_admin_emails(*, tenant_id: int) -> list[str]:
+    """Whom a person of the company asks for more (a budget that ran out): its active administrators."""
+    return list(
+        User.objects.filter(tenant_id=tenant_id, role=User.Role.TENANT_ADMIN, is_active=True)
+        .order_by("email")
+        .values_list("email", flat=True)
+    )

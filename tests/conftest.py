@@ -29,6 +29,17 @@ def audit_digest_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) ->
     return folder
 
 
+@pytest.fixture(autouse=True)
+def usage_counters() -> Iterator[None]:
+    """Budget counters start empty in every test (ids repeat between tests on SQLite)."""
+    from usage import counters, prices
+
+    counters.reset()
+    prices.prices_changed()
+    yield
+    counters.reset()
+
+
 @pytest.fixture
 def tenant_a(db: Any) -> Tenant:
     return tenant_create(name="Alpha Corp", slug="alpha", domains=["alpha.example", "alpha-group.example"])

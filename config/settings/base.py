@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "tenants",
     "audit",
     "llm",
+    "usage",
     "chat",
     "slack",
     "ops",
@@ -338,6 +339,12 @@ LLM_EGRESS_PROXY = env("LLM_EGRESS_PROXY", default="")
 # --- Secrets at rest ----------------------------------------------------------------------------------------------
 # Fernet keys, newest first. Empty: derived from SECRET_KEY (production requires explicit keys).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- Usage and budgets --------------------------------------------------------------------------------------------
+# Currency of new prices and budgets (ISO 4217).
+USAGE_DEFAULT_CURRENCY = env("USAGE_DEFAULT_CURRENCY", default="USD")
+# every 5 minutes: the Redis budget counters are reset to the database's rollup (the truth)
+CELERY_BEAT_SCHEDULE["usage-reconcile"] = {"task": "chat.tasks.chat_usage_reconcile_task", "schedule": 300.0}
 
 # --- Slack --------------------------------------------------------------------------------------------------------
 # The Web API base URL: a local fake Slack in tests and staging (docs/slack.md).

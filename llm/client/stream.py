@@ -85,12 +85,15 @@ class _AttemptState:
         if usage is not None:
             details = _field(usage, "completion_tokens_details")
             reasoning = _field(details, "reasoning_tokens") if details is not None else None
+            prompt_details = _field(usage, "prompt_tokens_details")
+            cached = _field(prompt_details, "cached_tokens") if prompt_details is not None else None
             return Usage(
                 prompt_tokens=_field(usage, "prompt_tokens") or 0,
                 completion_tokens=_field(usage, "completion_tokens") or 0,
                 total_tokens=_field(usage, "total_tokens") or 0,
                 reasoning_tokens=reasoning,
                 estimated=False,
+                cached_tokens=cached,
             )
         prompt = estimate_messages_tokens(self.messages)
         completion = estimate_tokens("".join(self.pieces))

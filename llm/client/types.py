@@ -99,6 +99,7 @@ class Usage:
     total_tokens: int
     reasoning_tokens: int | None
     estimated: bool
+    cached_tokens: int | None = None  # prompt tokens served from the provider's prompt cache (cheaper)
 
 
 FinishStatus = Literal["ok", "completion_filtered", "truncated", "length"]

@@ -200,6 +200,7 @@ class Deployment:
     streaming: bool = True  # o1 / o3-pro style deployments reject stream=true
     system_messages: bool = True  # o1-mini style deployments reject system/developer messages
     usage_in_stream: bool = True  # old api-versions reject stream_options
+    cached_tokens: int = 0  # prompt tokens reported as served from the prompt cache
     queue: deque[Scenario] = field(default_factory=deque)
 
 
@@ -317,6 +318,7 @@ class UpstreamServer:
         streaming: bool = True,
         system_messages: bool = True,
         usage_in_stream: bool = True,
+        cached_tokens: int = 0,
     ) -> Deployment:
         """Add (or replace) a deployment. ``reasoning`` applies the o-series rules of azure-wire.md A6."""
         deployment = Deployment(
@@ -327,6 +329,7 @@ class UpstreamServer:
             streaming=streaming,
             system_messages=system_messages,
             usage_in_stream=usage_in_stream,
+            cached_tokens=cached_tokens,
         )
         with self._lock:
             self._deployments[name] = deployment
@@ -570,6 +573,7 @@ class UpstreamServer:
             "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion,
             "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "prompt_tokens_details": {"cached_tokens": min(prompt_tokens, deployment.cached_tokens)},
         }
 
     async def _stream(

@@ -95,6 +95,13 @@ def _turn(
     )
 
 
+def _counted(*, usage: dict[str, Any], **fields: Any) -> tuple[TurnUsage, dict[str, Any]]:
+    """The rollup's row for an answer, and its ``Message.usage`` with the cost the row counted."""
+    turn = _turn(usage=usage, **fields)
+    usage.update(cost_micros=turn.cost_micros, currency=turn.currency)
+    return turn, usage
+
+
 def answer_usage(*, start: Turn, outcome: ReplyOutcome, channel: str) -> tuple[TurnUsage, dict[str, Any]]:
     """What a finished answer adds to the rollup, and the ``Message.usage`` that lets a rebuild count it again."""
     timings = outcome.timings()
@@ -108,7 +115,7 @@ def answer_usage(*, start: Turn, outcome: ReplyOutcome, channel: str) -> tuple[T
         "ttft_ms": timings["ttft_ms"],
         "duration_ms": timings["duration_ms"],
     }
-    turn = _turn(
+    return _counted(
         tenant_id=start.tenant_id,
         day=day,
         speaker=start.speaker,
@@ -118,8 +125,6 @@ def answer_usage(*, start: Turn, outcome: ReplyOutcome, channel: str) -> tuple[T
         channel=channel,
         usage=usage,
     )
-    usage.update(cost_micros=turn.cost_micros, currency=turn.currency)
-    return turn, usage
 
 
 def interrupted_usage(
@@ -139,7 +144,7 @@ def interrupted_usage(
         "ttft_ms": None,
         "duration_ms": None,
     }
-    turn = _turn(
+    return _counted(
         tenant_id=answer.tenant_id,
         day=day,
         speaker=answer.speaker,
@@ -150,8 +155,6 @@ def interrupted_usage(
         usage=usage,
         user_id=answer.conversation.user_id if not answer.speaker else None,
     )
-    usage.update(cost_micros=turn.cost_micros, currency=turn.currency)
-    return turn, usage
 
 
 def _from_message(message: Message, tz: str) -> TurnUsage:

@@ -33,6 +33,7 @@ from llm.models import ModelVersion
 from llm.selectors import model_version_default, model_version_list
 from tenants.models import Tenant, User
 from tenants.types import AuthedRequest
+from usage.meter import usage_meter
 
 # Strings the page's script shows (static/js/chat.js DEFAULT_STRINGS), translated here.
 CHAT_STRINGS: dict[str, str] = {
@@ -143,10 +144,18 @@ def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> Htt
         "notice": notice,
         "i18n": {key: _(text) for key, text in CHAT_STRINGS.items()},
     }
+    meter = usage_meter(user=request.user)
     return render(
         request,
         "chat/index.html",
-        {"chat_config": config, "notice": notice, "models": models, "conversation_id": conversation_id},
+        {
+            "chat_config": config,
+            "notice": notice,
+            "models": models,
+            "conversation_id": conversation_id,
+            "meter": meter,
+            "meter_url": reverse("usage_me"),
+        },
     )
 
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from chat import views as chat_views
+from usage import views as usage_views
 
 
 class FaviconRedirect(RedirectView):
@@ -23,6 +24,8 @@ urlpatterns = [
     path("accounts/", include("tenants.urls")),
     path("accounts/", include("allauth.urls")),
     path("audit/", include("audit.urls")),
+    path("usage/", include("usage.urls")),
+    path("api/usage/me/", usage_views.my_usage, name="usage_me"),
     path("slack/", include("slack.urls")),
     # The language switch must also work on the sign-in page.
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),

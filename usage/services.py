@@ -11,6 +11,9 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from audit.models import Channel
+from audit.services import audit_record
+from tenants.models import User
 from usage.counters import counters
 from usage.limits import micro, reservations_release
 from usage.models import UsageDaily
@@ -121,3 +124,15 @@ def usage_reconcile(*, running: list[int]) -> tuple[int, int]:
     if released:
         logger.info("usage: released %d reservations of answers that stopped running", released)
     return dropped, released
+
+
+def usage_access_record(
+    *, actor: User, tenant_id: int | None, kind: str, filters: dict[str, str], rows: int = 0
+) -> None:
+    """``usage.viewed`` / ``usage.exported``: who looked at whose usage (a company's chain, or the global one for
+    the operator's all-companies view)."""
+    payload: dict[str, Any] = {"filters": filters}
+    if kind == "exported":
+        payload["row_count"] = rows
+    with transaction.atomic():
+        audit_record(event_type=f"usage.{kind}", tenant=tenant_id, actor=actor, channel=Channel.WEB, payload=payload)

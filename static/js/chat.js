@@ -646,6 +646,7 @@
     updateRunningUi();
     if (hadFocusOnStop) els.composer.focus();
     followBottom();
+    document.dispatchEvent(new CustomEvent("officeai:answer-done", { detail: { messageId: frame.message_id } }));
   }
 
   function onAccepted(frame) {

@@ -203,3 +203,23 @@ def test_no_limits_means_no_counter_at_all(tenant_a: Tenant, user_a: User, gpt4o
     start, _ = turn(tenant_a, user_a)
     assert start.ticket is None
     assert counters().reservations() == {}
+
+
+async def test_the_web_door_sends_the_wall_as_an_error_frame_with_its_code(
+    user_a: User, tenant_a: Tenant, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    from asgiref.sync import sync_to_async
+
+    from tests.chat.test_consumer import until
+    from tests.chat.test_sessions import sockets
+
+    await sync_to_async(budget)(tenant_a, user_requests_per_minute=1)
+    (socket,) = await sockets(user_a)
+    await socket.send_json_to({"type": "chat.send", "request_id": "one", "conversation_id": None, "text": "hi"})
+    await until(socket, "chat.done")
+    await socket.send_json_to({"type": "chat.send", "request_id": "two", "conversation_id": None, "text": "again"})
+    frame, _ = await until(socket, "error")
+    assert frame["code"] == "too_many_requests"
+    assert frame["request_id"] == "two"
+    assert len(upstream.requests_to("gpt-4o")) == 1
+    await socket.disconnect()

@@ -56,3 +56,21 @@ class Command(BaseCommand):
                 model_version=version,
                 defaults={"is_default": not ModelVersionAccess.objects.filter(tenant=tenant, is_default=True).exists()},
             )
+        self._seed_usage(tenants, version)
+
+    def _seed_usage(self, tenants: list[Tenant], version: Any) -> None:
+        """A demo price and budgets, so the usage page shows cost and the chat page's meter a limit."""
+        from datetime import date
+        from decimal import Decimal
+
+        from usage.models import ModelPrice, TenantBudget
+
+        ModelPrice.objects.get_or_create(
+            model_version=version,
+            effective_from=date(2026, 1, 1),
+            defaults={"currency": "USD", "input_per_million": Decimal("2.50"), "output_per_million": Decimal("10")},
+        )
+        for tenant in tenants:
+            TenantBudget.objects.get_or_create(
+                tenant=tenant, defaults={"user_monthly_tokens": 200_000, "user_requests_per_minute": 20}
+            )

@@ -10,12 +10,44 @@ from llm.models import ModelVersion
 from tenants.models import Tenant, TenantScopedModel
 
 
+class Folder(TenantScopedModel):
+    """A person's folder of conversations in the sidebar (chatbot-ui v1 had them; imports bring them along)."""
+
+    user = models.ForeignKey("tenants.User", on_delete=models.CASCADE, related_name="chat_folders")
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    # chatbot-ui v1's folder id when imported: importing the same export twice creates nothing twice.
+    imported_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("folder")
+        verbose_name_plural = _("folders")
+        ordering = ["position", "name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "imported_key"],
+                condition=~models.Q(imported_key=""),
+                name="folder_unique_import",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(TenantScopedModel):
     """A chat of one person, on the web or in a Slack thread."""
 
     class Source(models.TextChoices):
         WEB = "web", _("Web")
         SLACK = "slack", _("Slack")
+
+    class TitleSource(models.TextChoices):
+        FIRST_WORDS = "first_words", _("First words of the question")
+        MODEL = "model", _("Summarised by the model")
+        PERSON = "person", _("Named by the person")
+        IMPORTED = "imported", _("Imported")
 
     user = models.ForeignKey(
         "tenants.User", null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
@@ -26,6 +58,11 @@ class Conversation(TenantScopedModel):
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     # Slack: the thread this conversation mirrors (workspace slug, channel id, thread ts).
     slack_key = models.CharField(max_length=200, blank=True)
+    title_source = models.CharField(max_length=16, choices=TitleSource.choices, default=TitleSource.FIRST_WORDS)
+    pinned = models.BooleanField(_("pinned"), default=False)
+    folder = models.ForeignKey(Folder, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
+    # chatbot-ui v1's conversation id when imported: importing the same export twice creates nothing twice.
+    imported_key = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -36,7 +73,12 @@ class Conversation(TenantScopedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "slack_key"], condition=~models.Q(slack_key=""), name="conv_unique_slack_thread"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "user", "imported_key"],
+                condition=~models.Q(imported_key=""),
+                name="conv_unique_import",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,6 +108,8 @@ class Message(TenantScopedModel):
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     model_label = models.CharField(max_length=200, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
+    # What the reader's language needs to say the error (e.g. retry_after); the sentence is made when it is read.
+    error_params = models.JSONField(default=dict, blank=True)
     error_message = models.TextField(blank=True)
     usage = models.JSONField(default=dict, blank=True)
     context_trimmed = models.PositiveIntegerField(default=0)
@@ -143,3 +187,57 @@ class NoticeAcknowledgement(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"{self.user_id} ack {self.notice_id} v{self.version}"
+
+
+class Feedback(TenantScopedModel):
+    """A person's thumbs up or down on an answer, with an optional comment (audited)."""
+
+    class Rating(models.IntegerChoices):
+        UP = 1, _("Helpful")
+        DOWN = -1, _("Not helpful")
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey("tenants.User", on_delete=models.CASCADE)
+    rating = models.SmallIntegerField(choices=Rating.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="feedback_one_per_person")]
+
+    def __str__(self) -> str:
+        return f"{self.get_rating_display()} on #{self.message_id}"
+
+
+class Prompt(TenantScopedModel):
+    """A saved prompt with ``{{variable}}`` placeholders: a person's own (``owner``), or shared with the whole
+    company by a tenant admin (``owner`` empty)."""
+
+    owner = models.ForeignKey("tenants.User", null=True, blank=True, on_delete=models.CASCADE, related_name="prompts")
+    name = models.CharField(_("name"), max_length=100)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    content = models.TextField(_("prompt"), max_length=32_000)
+    folder_name = models.CharField(_("folder"), max_length=100, blank=True)
+    created_by = models.ForeignKey("tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # chatbot-ui v1's prompt id when imported: importing the same export twice creates nothing twice.
+    imported_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompts")
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "owner", "imported_key"],
+                condition=~models.Q(imported_key=""),
+                name="prompt_unique_import",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -143,6 +143,14 @@ class ModelVersion(models.Model):
     system_role = models.CharField(
         _("system prompt role"), max_length=16, choices=SystemRole.choices, default=SystemRole.SYSTEM
     )
+    description_en = models.CharField(
+        _("description (English)"),
+        max_length=300,
+        blank=True,
+        help_text=_("What this model is good for, shown in the picker."),
+    )
+    description_ja = models.CharField(_("description (Japanese)"), max_length=300, blank=True)
+    vision = models.BooleanField(_("understands images"), default=False)
     streaming = models.BooleanField(_("streaming allowed"), default=True)
     usage_in_stream = models.BooleanField(_("usage reported in stream"), default=True)
     reasoning_efforts = models.CharField(

@@ -30,7 +30,8 @@ ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", ".example.test"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: threads (consumers, concurrent audit writers) then get real locking with
     # the busy timeout instead of "database table is locked".
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # TEST_SQLITE_NAME: a file of its own for a second test run on the same checkout.
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_SQLITE_NAME", default=str(BASE_DIR / "var" / "test-db.sqlite3"))}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 # daphne started by tests serves static files from the source folders (no collectstatic needed; DEBUG is off).

@@ -19,6 +19,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import engine, relay
 from chat.engine import LiveSink, done_frame
+from chat.errors import message_error
 from chat.groups import GLOBAL_GROUP, tenant_group, user_group
 from chat.models import Message
 from chat.relay import Frame, db_async
@@ -224,7 +225,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             {
                 "type": "chat.accepted",
                 "request_id": request_id,
-                "conversation": {"id": start.conversation_id, "title": start.conversation_title},
+                "conversation": {
+                    "id": start.conversation_id,
+                    "title": start.conversation_title,
+                    "updated_at": start.conversation_updated_at,
+                },
                 "user_message": {
                     "id": start.user_message_id,
                     "content": start.user_message_text,
@@ -312,7 +317,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 html=render_markdown(message.content),
                 model_label=message.model_label,
                 usage=message.usage,
-                error={"code": message.error_code, "message": message.error_message} if message.error_code else None,
+                error=message_error(message.error_code, message.error_params, message.error_message),
                 context_trimmed=message.context_trimmed,
             )
         )
@@ -347,6 +352,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def tenant_event(self, message: dict[str, Any]) -> None:
         """A tenant-wide event (e.g. ``notice.updated``) sent to ``tenant-<id>`` by a service on commit."""
+        await self.send_json(message["event"])
+
+    async def user_event(self, message: dict[str, Any]) -> None:
+        """One person's event (``conversation.updated``, ``folders.updated``: chat.events) sent to ``user-<id>`` by
+        a service on commit, from any process: every tab of the person keeps its sidebar true."""
         await self.send_json(message["event"])
 
     def _groups(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chat import relay
+from chat.errors import filter_note
 from chat.outcome import ReplyOutcome
 from chat.rendering import render_markdown
 from chat.services import TurnStart, chat_reply_finalize
@@ -109,9 +110,11 @@ def done_frame(
     error: dict[str, str] | None,
     context_trimmed: int,
 ) -> dict[str, Any]:
-    """``chat.done`` (docs/websocket-protocol.md), live or rebuilt from the saved message for a late joiner."""
+    """``chat.done`` (docs/websocket-protocol.md), live or rebuilt from the saved message for a late joiner. ``note``
+    is the plain sentence under an answer the content filter cut."""
     return {
         "type": "chat.done",
+        "note": filter_note(status),
         "conversation_id": conversation_id,
         "message_id": message_id,
         "status": status,

@@ -103,6 +103,9 @@ class Message(TenantScopedModel):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
+    # ``content`` as search tokens (chat.search.search_text_for: NFKC + casefold, CJK bigrams, words). Written with
+    # the content; PostgreSQL indexes to_tsvector('simple', search_text) with GIN (migration 0007, docs/search.md).
+    search_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OK)
     superseded = models.BooleanField(default=False, help_text=_("An answer replaced by a regenerated one"))
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -18,15 +19,25 @@ from django.utils.translation import gettext, ngettext
 from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
 from chat import relay
+from chat.errors import error_params, error_text
+from chat.events import (
+    conversation_deleted_on_commit,
+    conversation_state,
+    conversation_updated_on_commit,
+    folders_updated_on_commit,
+    user_event_on_commit,
+)
 from chat.groups import GLOBAL_GROUP, tenant_group
-from chat.models import Conversation, Message, Notice, NoticeAcknowledgement
+from chat.models import Conversation, Feedback, Folder, Message, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
-from chat.selectors import conversation_get
+from chat.search import search_text_for
+from chat.selectors import answer_get, conversation_get, conversation_get_for_update, folder_get, folder_list
 from chat.usage import answer_usage, interrupted_usage
-from llm.client import ModelSpec, estimate_messages_tokens, estimate_tokens
+from llm.client import ModelSpec, ProviderKind, estimate_messages_tokens, estimate_tokens
 from llm.models import Deployment, ModelVersion
 from llm.selectors import ServedModel, models_served
 from llm.specs import deployment_snapshot, model_spec
+from ops import queue
 from tenants.models import Tenant, User
 from usage.limits import LimitReached, Limits, Ticket, budget_reserve, budget_settle
 from usage.periods import local_day
@@ -75,6 +86,8 @@ class TurnStart:
     speaker_email: str = ""
     time_zone: str = ""  # the company's: usage days and budget periods
     ticket: Ticket | None = None  # the budget reservation this answer holds
+    conversation_updated_at: str = ""  # ISO, as this turn left it (chat.accepted)
+    title_wanted: bool = False  # a web conversation's first answer: once it is OK, the model names the conversation
 
 
 def title_from(text: str) -> str:
@@ -297,13 +310,15 @@ def turn_begin(
     conversation_saved: bool = False,
     speaker: str = "",
     speaker_email: str = "",
+    title_wanted: bool = False,
 ) -> TurnStart:
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
     ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
     ``conversation_saved``: the caller has just inserted the conversation as it should be (no second write).
     ``deployments``: the version's enabled deployments, primary first (``model_resolve``).
     An unsaved ``user_message`` is inserted together with the answer. ``speaker``/``speaker_email``: a Slack
-    member with no account (``speaker_key``); people with an account are known by ``user``."""
+    member with no account (``speaker_key``); people with an account are known by ``user``. ``title_wanted``: the
+    model names the conversation once this answer is OK (``chat.titles``)."""
     speaker = speaker_key(user=user) if user is not None else speaker
     limits = account_check(tenant=tenant, user=user, speaker=speaker)
     streaming = Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING)
@@ -330,6 +345,7 @@ def turn_begin(
         speaker_email=user.email if user is not None else speaker_email,
     )
     if user_message.pk is None:
+        user_message.search_text = search_text_for(user_message.content)  # what search finds (chat.search)
         Message.objects.bulk_create([user_message, assistant])  # one statement for both (PostgreSQL returns ids)
     else:
         assistant.save(force_insert=True)
@@ -367,6 +383,8 @@ def turn_begin(
         speaker_email=assistant.speaker_email,
         time_zone=limits.tz,
         ticket=ticket,
+        conversation_updated_at=conversation.updated_at.isoformat() if conversation.updated_at else "",
+        title_wanted=title_wanted,
     )
 
 
@@ -413,7 +431,7 @@ def chat_turn_start(
     user_message = Message(tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text)
     if not conversation.title:
         conversation.title = title_from(text)
-    return turn_begin(
+    start = turn_begin(
         tenant=tenant,
         conversation=conversation,
         model_version=model_version,
@@ -421,7 +439,10 @@ def chat_turn_start(
         user=user,
         conversation_saved=created,
         deployments=served.deployments,
+        title_wanted=created and conversation.title_source == Conversation.TitleSource.FIRST_WORDS,
     )
+    conversation_updated_on_commit(conversation)  # created, or moved up: every tab's sidebar
+    return start
 
 
 @transaction.atomic
@@ -446,17 +467,97 @@ def chat_turn_retry(
         raise ChatRefused("nothing_to_regenerate", gettext("There is no message to answer again."))
     if new_text is not None:
         last_user.content = validate_text(new_text)
-        last_user.save(update_fields=["content", "updated_at"])
+        last_user.search_text = search_text_for(last_user.content)
+        last_user.save(update_fields=["content", "search_text", "updated_at"])
     conversation.messages.filter(pk__gt=last_user.pk, role=Message.Role.ASSISTANT).update(superseded=True)
     served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
-    return turn_begin(
+    # The first answer failed and this one is asked for again: it may still give the conversation its title.
+    title_wanted = (
+        conversation.source == Conversation.Source.WEB
+        and conversation.title_source == Conversation.TitleSource.FIRST_WORDS
+        and not conversation.messages.filter(
+            role=Message.Role.ASSISTANT, status__in=(Message.Status.OK, Message.Status.LENGTH)
+        ).exists()
+    )
+    start = turn_begin(
         tenant=tenant,
         conversation=conversation,
         model_version=served.version,
         user_message=last_user,
         user=user,
         deployments=served.deployments,
+        title_wanted=title_wanted,
     )
+    conversation_updated_on_commit(conversation)  # moved up: every tab's sidebar
+    return start
+
+
+# Looked up by name: chat.tasks imports chat.titles, which imports this module (docs/architecture.md).
+TITLE_TASK = "chat.tasks.conversation_title_task"
+TOUCHED_COLUMNS = ("title", "pinned", "folder_id", "source", "user_id", "title_source")
+
+
+@dataclass(frozen=True)
+class Touched:
+    """A conversation as finishing an answer left it (``conversation_touch``)."""
+
+    conversation_id: int
+    updated_at: datetime
+    title: str
+    pinned: bool
+    folder_id: int | None
+    source: str
+    user_id: int | None
+    title_source: str
+
+
+def conversation_touch(*, conversation_id: int, now: datetime) -> Touched | None:
+    """Move the conversation up (``updated_at``) and read what its sidebar frame and its title need, in the one
+    statement finalising an answer always made (``UPDATE … RETURNING``; two where the database lacks it)."""
+    if connection.features.can_return_columns_from_insert:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(c) for c in TOUCHED_COLUMNS)
+        # Only the quoted table and fixed column names are formatted in; both values are parameters.
+        sql = (
+            f"UPDATE {quote(Conversation._meta.db_table)} SET {quote('updated_at')} = %s "  # noqa: S608
+            f"WHERE {quote('id')} = %s RETURNING {columns}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), conversation_id])
+            row = cursor.fetchone()
+    else:
+        Conversation.objects.filter(pk=conversation_id).update(updated_at=now)
+        row = Conversation.objects.filter(pk=conversation_id).values_list(*TOUCHED_COLUMNS).first()
+    if row is None:
+        return None
+    title, pinned, folder_id, source, user_id, title_source = row
+    return Touched(conversation_id, now, title, bool(pinned), folder_id, source, user_id, title_source)
+
+
+def _answer_saved_events(*, start: TurnStart, outcome: ReplyOutcome, touched: Touched) -> None:
+    """After commit: the conversation moved up in its owner's sidebars; a web conversation's first good answer
+    asks the model for its title (``chat.titles``). No query: ``touched`` came back with the update."""
+    if touched.source != Conversation.Source.WEB or touched.user_id is None:
+        return  # Slack threads are not in the sidebar and never get a model title
+    state = conversation_state(
+        conversation_id=touched.conversation_id,
+        title=touched.title,
+        updated_at=touched.updated_at,
+        pinned=touched.pinned,
+        folder_id=touched.folder_id,
+        source=touched.source,
+    )
+    user_event_on_commit(user_id=touched.user_id, event={"type": "conversation.updated", "conversation": state})
+    if (
+        start.title_wanted
+        and outcome.status in (Message.Status.OK, Message.Status.LENGTH)
+        and touched.title_source == Conversation.TitleSource.FIRST_WORDS
+        and settings.CHAT_MODEL_TITLES
+        and any(d.kind is not ProviderKind.FAKE for d in start.spec.deployments)  # the fake model names nothing
+    ):
+        queue.enqueue_on_commit(
+            TITLE_TASK, start.tenant_id, start.conversation_id, start.assistant_message_id, off_thread=True
+        )
 
 
 @transaction.atomic
@@ -474,8 +575,12 @@ def chat_reply_finalize(
     turn, usage = answer_usage(start=start, outcome=outcome, channel=channel)
     saved = Message.objects.filter(pk=start.assistant_message_id, status=Message.Status.STREAMING).update(
         content=outcome.text,
+        search_text=search_text_for(outcome.text),  # in Python, linear in the text: still the one UPDATE
         status=outcome.status,
         error_code=outcome.error.kind if outcome.error else "",
+        error_params=error_params(retry_after=outcome.error.retry_after, partial=outcome.length > 0)
+        if outcome.error
+        else {},
         error_message=outcome.error.message if outcome.error else "",
         usage=usage,
         completed_at=outcome.completed_at,
@@ -485,7 +590,9 @@ def chat_reply_finalize(
         # The stale-reply sweep closed it (this process looked dead) and audited and counted the call already.
         logger.warning("reply %s was closed before it finished; its end is not saved", start.assistant_message_id)
         return False
-    Conversation.objects.filter(pk=start.conversation_id).update(updated_at=now)
+    touched = conversation_touch(conversation_id=start.conversation_id, now=now)
+    if touched is not None:
+        _answer_saved_events(start=start, outcome=outcome, touched=touched)
     usage_add(turns=[turn])  # one upsert into the day's rollup, in this transaction
     tokens = turn.input_tokens + turn.output_tokens
     transaction.on_commit(
@@ -575,27 +682,170 @@ def notice_acknowledge(*, user: User, notice: Notice) -> bool:
 
 
 # --- Conversation management -------------------------------------------------------------------------------------
+# Each change locks the row (``conversation_get_for_update``: the tenant and the person are checked again) and tells
+# every open page of the person after commit (``chat.events``). Pinning and filing do not move a conversation up:
+# ``updated_at`` is its last activity.
+MAX_FOLDERS = 200
+FOLDER_NAME_LENGTH = 100
+
+
+def _bad_value(name: str, message: str) -> ChatRefused:
+    return ChatRefused("bad_value", message % {"name": name})
+
+
 @transaction.atomic
-def conversation_rename(*, conversation: Conversation, title: object) -> Conversation:
+def conversation_rename(*, tenant: Tenant, user: User, conversation: Conversation, title: object) -> Conversation:
+    """The person names the conversation: a model title never replaces it (``title_source`` person)."""
     if not isinstance(title, str) or not title.strip():
         raise ChatRefused("empty", gettext("Enter a title."))
-    conversation.title = storable(" ".join(title.split())[:200])
-    conversation.save(update_fields=["title", "updated_at"])
+    title = storable(" ".join(title.split())[:200])
+    conversation = conversation_get_for_update(tenant=tenant, user=user, conversation_id=conversation.pk)
+    conversation.title = title
+    conversation.title_source = Conversation.TitleSource.PERSON
+    conversation.save(update_fields=["title", "title_source", "updated_at"])
+    conversation_updated_on_commit(conversation)
     return conversation
 
 
 @transaction.atomic
-def conversation_delete(*, conversation: Conversation) -> None:
+def conversation_delete(*, tenant: Tenant, user: User, conversation: Conversation) -> None:
     """Deletes the conversation for its owner; the audit trail keeps every model call made in it."""
+    conversation = conversation_get_for_update(tenant=tenant, user=user, conversation_id=conversation.pk)
     if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("Stop the running answer before deleting the conversation."))
+    conversation_deleted_on_commit(conversation)
     conversation.delete()
+
+
+@transaction.atomic
+def conversation_pin(*, tenant: Tenant, user: User, conversation: Conversation, pinned: object) -> Conversation:
+    """Pin (on top of the sidebar) or unpin a conversation."""
+    if not isinstance(pinned, bool):
+        raise _bad_value("pinned", gettext("“%(name)s” must be true or false."))
+    conversation = conversation_get_for_update(tenant=tenant, user=user, conversation_id=conversation.pk)
+    if conversation.pinned != pinned:
+        conversation.pinned = pinned
+        conversation.save(update_fields=["pinned"])
+        conversation_updated_on_commit(conversation)
+    return conversation
+
+
+@transaction.atomic
+def conversation_folder_set(
+    *, tenant: Tenant, user: User, conversation: Conversation, folder_id: object
+) -> Conversation:
+    """Move a conversation into one of the person's folders, or out of any (``folder_id`` None). Another person's or
+    company's folder is the same ``not_found`` as a missing one."""
+    if folder_id is not None and (isinstance(folder_id, bool) or not isinstance(folder_id, int)):
+        raise _bad_value("folder_id", gettext("“%(name)s” must be the id of a folder, or null."))
+    folder = None
+    if folder_id is not None:
+        try:
+            folder = folder_get(tenant=tenant, user=user, folder_id=folder_id)
+        except Http404:
+            raise ChatRefused("not_found", gettext("This folder does not exist.")) from None
+    conversation = conversation_get_for_update(tenant=tenant, user=user, conversation_id=conversation.pk)
+    if conversation.folder_id != folder_id:
+        conversation.folder = folder
+        conversation.save(update_fields=["folder"])
+        conversation_updated_on_commit(conversation)
+    return conversation
+
+
+def _folder_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ChatRefused("empty", gettext("Enter a folder name."))
+    name = storable(" ".join(name.split()))
+    if len(name) > FOLDER_NAME_LENGTH:
+        raise ChatRefused(
+            "too_long",
+            gettext("The folder name is too long: %(n)s characters; the limit is %(max)s.")
+            % {"n": f"{len(name):,}", "max": f"{FOLDER_NAME_LENGTH:,}"},
+        )
+    return name
+
+
+def _folder_locked(*, tenant: Tenant, user: User, folder_id: object) -> Folder:
+    try:
+        return folder_get(tenant=tenant, user=user, folder_id=folder_id, for_update=True)
+    except Http404:
+        raise ChatRefused("not_found", gettext("This folder does not exist.")) from None
+
+
+def _folders_changed(*, tenant: Tenant, user: User) -> list[Folder]:
+    """The person's folders after a change, in order; every open page of the person gets them after commit."""
+    folders = list(folder_list(tenant=tenant, user=user))
+    folders_updated_on_commit(user_id=user.pk, folders=folders)
+    return folders
+
+
+@transaction.atomic
+def folder_create(*, tenant: Tenant, user: User, name: object) -> Folder:
+    """A new folder at the end of the person's list (at most ``MAX_FOLDERS`` each)."""
+    name = _folder_name(name)
+    # The person's row is the lock: two tabs creating at once cannot both pass the count.
+    list(User.objects.select_for_update().filter(pk=user.pk, tenant=tenant).values_list("pk", flat=True))
+    positions = list(folder_list(tenant=tenant, user=user).values_list("position", flat=True))
+    if len(positions) >= MAX_FOLDERS:
+        raise ChatRefused(
+            "too_many_folders",
+            gettext("You already have %(max)s folders, the most one person can have. Delete one first.")
+            % {"max": MAX_FOLDERS},
+        )
+    folder = Folder.objects.create(tenant=tenant, user=user, name=name, position=max(positions, default=-1) + 1)
+    _folders_changed(tenant=tenant, user=user)
+    return folder
+
+
+@transaction.atomic
+def folder_rename(*, tenant: Tenant, user: User, folder_id: object, name: object) -> Folder:
+    name = _folder_name(name)
+    folder = _folder_locked(tenant=tenant, user=user, folder_id=folder_id)
+    if folder.name != name:
+        folder.name = name
+        folder.save(update_fields=["name"])
+        _folders_changed(tenant=tenant, user=user)
+    return folder
+
+
+@transaction.atomic
+def folder_delete(*, tenant: Tenant, user: User, folder_id: object) -> None:
+    """Deletes the folder; its conversations stay, in no folder (pages drop the folder of a conversation whose
+    folder is no longer in ``folders.updated``)."""
+    folder = _folder_locked(tenant=tenant, user=user, folder_id=folder_id)
+    folder.delete()  # Conversation.folder is SET_NULL
+    _folders_changed(tenant=tenant, user=user)
+
+
+@transaction.atomic
+def folder_move(*, tenant: Tenant, user: User, folder_id: object, position: object) -> list[Folder]:
+    """Put a folder at ``position`` (0 is the top; past the end is the end) and number the person's folders
+    0, 1, 2… again. Returns them in their new order."""
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise _bad_value("position", gettext("“%(name)s” must be a whole number."))
+    # Every folder of the person locked, always in id order: two tabs reordering at once wait, never deadlock.
+    locked = list(folder_list(tenant=tenant, user=user).order_by("pk").select_for_update())
+    moved = next((f for f in locked if f.pk == folder_id and not isinstance(folder_id, bool)), None)
+    if moved is None:
+        raise ChatRefused("not_found", gettext("This folder does not exist."))
+    folders = sorted((f for f in locked if f.pk != moved.pk), key=lambda f: (f.position, f.name, f.pk))
+    folders.insert(max(0, min(position, len(folders))), moved)
+    changed = []
+    for index, folder in enumerate(folders):
+        if folder.position != index:
+            folder.position = index
+            changed.append(folder)
+    if changed:
+        Folder.objects.bulk_update(changed, ["position"])
+        folders_updated_on_commit(user_id=user.pk, folders=folders)
+    return folders
 
 
 @transaction.atomic
 def conversation_configure(
     *, tenant: Tenant, conversation: Conversation, system_prompt: object, model_version_id: object
 ) -> Conversation:
+    conversation = conversation_lock(conversation)
     if system_prompt is not None:
         if not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT:
             raise ChatRefused(
@@ -609,6 +859,7 @@ def conversation_configure(
             tenant=tenant, conversation=conversation, model_version_id=model_version_id
         )
     conversation.save(update_fields=["system_prompt", "model_version", "updated_at"])
+    conversation_updated_on_commit(conversation)  # moved up
     return conversation
 
 
@@ -660,15 +911,13 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
                 continue
             if partial is not None and len(partial) > len(locked.content):
                 locked.content = partial
+            locked.search_text = search_text_for(locked.content)
             conversation = message.conversation
             slack = conversation.source == Conversation.Source.SLACK
             locked.status = Message.Status.TRUNCATED
             locked.error_code = "interrupted"
-            locked.error_message = (
-                gettext("The answer was interrupted on the server. Ask again to try once more.")
-                if slack  # Slack has no regenerate button
-                else gettext("The answer was interrupted on the server. Regenerate it to try again.")
-            )
+            locked.error_params = {"slack": slack}
+            locked.error_message = error_text("interrupted", locked.error_params)
             locked.completed_at = timezone.now()
             question = (
                 Message.objects.filter(conversation=conversation, role=Message.Role.USER, pk__lt=locked.pk)
@@ -689,8 +938,10 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
             locked.save(
                 update_fields=[
                     "content",
+                    "search_text",
                     "status",
                     "error_code",
+                    "error_params",
                     "error_message",
                     "usage",
                     "completed_at",
@@ -726,3 +977,56 @@ def chat_stale_replies_close(*, now: datetime | None = None) -> int:
             )
             closed += 1
     return closed
+
+
+# --- Feedback -----------------------------------------------------------------------------------------------------
+MAX_FEEDBACK_COMMENT = 2_000
+
+
+@transaction.atomic
+def feedback_save(
+    *, tenant: Tenant, user: User, message_id: object, rating: object, comment: object = ""
+) -> dict[str, Any]:
+    """Thumbs up (1) or down (-1) on an answer, with an optional comment; 0 takes it back. Audited
+    (``chat.feedback``): what people think of the answers is part of the record of what the model said."""
+    answer = answer_get(tenant=tenant, user=user, message_id=message_id)
+    if rating not in (1, -1, 0) or isinstance(rating, bool):
+        raise ChatRefused("bad_rating", gettext("Choose thumbs up or thumbs down."))
+    if not isinstance(comment, str):
+        raise ChatRefused("bad_comment", gettext("The comment must be text."))
+    comment = storable(comment.strip())
+    if len(comment) > MAX_FEEDBACK_COMMENT:
+        raise ChatRefused(
+            "too_long",
+            gettext("The comment is too long: %(n)s characters; the limit is %(max)s.")
+            % {"n": f"{len(comment):,}", "max": f"{MAX_FEEDBACK_COMMENT:,}"},
+        )
+    if rating == 0:
+        Feedback.objects.filter(tenant=tenant, user=user, message=answer).delete()
+    else:
+        Feedback.objects.update_or_create(
+            tenant=tenant, user=user, message=answer, defaults={"rating": rating, "comment": comment}
+        )
+    audit_record(
+        event_type="chat.feedback",
+        tenant=tenant,
+        actor=user,
+        channel=Channel.WEB,
+        model_label=answer.model_label,
+        payload={
+            "conversation_id": answer.conversation_id,
+            "message_id": answer.pk,
+            "rating": rating,
+            "comment": comment,
+        },
+    )
+    return {"rating": rating or None, "comment": comment if rating else ""}
+
+
+def answer_title_call_record(*, tenant_id: int, answer_id: int, usage: dict[str, Any]) -> None:
+    """Keep a title call's usage on the answer it titled (``chat.titles``): the rollup can be rebuilt from answers
+    alone. Off the streaming path: once per conversation."""
+    answer = Message.objects.select_for_update().filter(tenant_id=tenant_id, pk=answer_id).first()
+    if answer is not None:
+        answer.usage = {**(answer.usage or {}), "title_call": usage}
+        answer.save(update_fields=["usage"])

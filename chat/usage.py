@@ -157,22 +157,28 @@ def interrupted_usage(
     )
 
 
-def _from_message(message: Message, tz: str) -> TurnUsage:
+def _from_message(message: Message, tz: str) -> list[TurnUsage]:
+    """The calls an answer stands for: itself, and the title call it was the subject of, if any."""
     usage = dict(message.usage or {})
+    if usage.get("imported"):
+        return []  # brought over from chatbot-ui: no call of ours
+    title_call = usage.pop("title_call", None)
     stored_day = usage.get("day")
     day = date.fromisoformat(stored_day) if stored_day else local_day(message.created_at, tz)
     usage.setdefault("outcome", rollup_outcome(message.status, message.error_code))
-    return _turn(
-        tenant_id=message.tenant_id,
-        day=day,
-        speaker=message.speaker,
-        speaker_email=message.speaker_email,
-        model_label=message.model_label,
-        model_version_id=message.model_version_id,
-        channel=message.conversation.source,
-        usage=usage,
-        user_id=message.conversation.user_id if not message.speaker else None,
-    )
+    common: dict[str, Any] = {
+        "tenant_id": message.tenant_id,
+        "speaker": message.speaker,
+        "speaker_email": message.speaker_email,
+        "model_label": message.model_label,
+        "model_version_id": message.model_version_id,
+        "channel": message.conversation.source,
+        "user_id": message.conversation.user_id if not message.speaker else None,
+    }
+    turns = [_turn(day=day, usage=usage, **common)]
+    if isinstance(title_call, dict) and title_call.get("day"):
+        turns.append(_turn(day=date.fromisoformat(title_call["day"]), usage=title_call, **common))
+    return turns
 
 
 def usage_turns_from_messages(*, since: date, until: date, tenant_id: int | None = None) -> Iterator[TurnUsage]:
@@ -182,9 +188,9 @@ def usage_turns_from_messages(*, since: date, until: date, tenant_id: int | None
     start = datetime.combine(since - timedelta(days=1), time.min, tzinfo=UTC)
     end = datetime.combine(until + timedelta(days=2), time.min, tzinfo=UTC)
     for message in answers_finished_between(start=start, end=end, tenant_id=tenant_id):
-        turn = _from_message(message, zones.get(message.tenant_id, settings.TIME_ZONE))
-        if since <= turn.day <= until:
-            yield turn
+        for turn in _from_message(message, zones.get(message.tenant_id, settings.TIME_ZONE)):
+            if since <= turn.day <= until:
+                yield turn
 
 
 def usage_rebuild(*, since: date, until: date, tenant_id: int | None = None) -> int:

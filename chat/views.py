@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import get_token
@@ -15,19 +16,37 @@ from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.errors import filter_note, message_error
+from chat.events import folder_state
 from chat.models import Conversation, Message
 from chat.relay import buffer_read_sync
 from chat.rendering import render_markdown, render_plain
-from chat.selectors import conversation_get, conversation_list, message_list, notice_acknowledged, notice_current
+from chat.selectors import (
+    conversation_get,
+    conversation_list,
+    conversation_search_hits,
+    feedback_by_message,
+    folder_list,
+    message_list,
+    notice_acknowledged,
+    notice_current,
+)
 from chat.services import (
     MAX_SYSTEM_PROMPT,
     MAX_TEXT,
     ChatRefused,
     conversation_configure,
     conversation_delete,
+    conversation_folder_set,
+    conversation_pin,
     conversation_rename,
+    feedback_save,
+    folder_create,
+    folder_delete,
+    folder_move,
+    folder_rename,
 )
 from llm.models import ModelVersion
 from llm.selectors import model_version_default, model_version_list
@@ -35,7 +54,9 @@ from tenants.models import Tenant, User
 from tenants.types import AuthedRequest
 from usage.meter import usage_meter
 
-# Strings the page's script shows (static/js/chat.js DEFAULT_STRINGS), translated here.
+# Every string the chat page's modules show (static/js/chat/, `t("key")`), translated here and sent as `i18n` in the
+# page's configuration: the only source (the modules keep no copies). tests/js/test_chat_modules.py checks that each
+# key the modules use is here and each key here is used.
 CHAT_STRINGS: dict[str, str] = {
     "new_chat": gettext_noop("New chat"),
     "no_conversations": gettext_noop("No chats yet"),
@@ -113,7 +134,22 @@ def notice_payload(*, tenant: Tenant, user: User, language: str) -> dict[str, An
 
 
 def _model_json(version: ModelVersion) -> dict[str, Any]:
-    return {"id": version.pk, "display_name": version.display_name, "label": version.label, "status": version.status}
+    """A model as the picker shows it: the operator's display name, what it is for (in the reader's language), and
+    hints of what it can do."""
+    japanese = (translation.get_language() or "").startswith("ja")
+    description = (version.description_ja if japanese else version.description_en) or (
+        version.description_en or version.description_ja
+    )
+    return {
+        "id": version.pk,
+        "display_name": version.display_name,
+        "label": version.label,
+        "status": version.status,
+        "description": description,
+        "reasoning": bool(version.reasoning_efforts),
+        "vision": version.vision,
+        "context_window": version.context_window,
+    }
 
 
 def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> HttpResponse:
@@ -136,6 +172,12 @@ def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> Htt
             "rename": reverse("chat:rename", kwargs=zero),
             "delete": reverse("chat:delete", kwargs=zero),
             "settings": reverse("chat:settings", kwargs=zero),
+            "pin": reverse("chat:pin", kwargs=zero),
+            "conversation_folder": reverse("chat:conversation_folder", kwargs=zero),
+            "folders": reverse("chat:folders"),
+            "folder_rename": reverse("chat:folder_rename", kwargs={"folder_id": 0}),
+            "folder_delete": reverse("chat:folder_delete", kwargs={"folder_id": 0}),
+            "folder_move": reverse("chat:folder_move", kwargs={"folder_id": 0}),
             "export_md": reverse("chat:export_md", kwargs=zero),
             "export_json": reverse("chat:export_json", kwargs=zero),
             "page": reverse("chat:page", kwargs=zero),
@@ -174,7 +216,7 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         try:
             response = view(request, *args, **kwargs)
         except ChatRefused as exc:
-            return _error(exc.code, exc.message, 409 if exc.code == "busy" else 400)
+            return _error(exc.code, exc.message, {"busy": 409, "not_found": 404}.get(exc.code, 400))
         except Http404:
             return _error("not_found", _("This conversation does not exist."), 404)
         if isinstance(response, HttpResponseNotAllowed):
@@ -196,6 +238,9 @@ def _conversation_json(conversation: Conversation) -> dict[str, Any]:
         "model_version_id": conversation.model_version_id,
         "model_label": conversation.model_version.label if conversation.model_version else "",
         "updated_at": conversation.updated_at.isoformat(),
+        "pinned": conversation.pinned,
+        "folder_id": conversation.folder_id,
+        "title_source": conversation.title_source,
     }
 
 
@@ -209,7 +254,8 @@ def _message_json(message: Message) -> dict[str, Any]:
         "status": message.status,
         "model_label": message.model_label,
         "created_at": message.created_at.isoformat(),
-        "error": {"code": message.error_code, "message": message.error_message} if message.error_code else None,
+        "error": message_error(message.error_code, message.error_params, message.error_message),
+        "note": filter_note(message.status),
         "superseded": message.superseded,
         "context_trimmed": message.context_trimmed,
     }
@@ -229,7 +275,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 def conversations(request: AuthedRequest) -> JsonResponse:
     query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL text cannot hold NUL
-    rows = conversation_list(tenant=request.tenant, user=request.user, query=query)[:200]
+    rows = list(conversation_list(tenant=request.tenant, user=request.user, query=query)[:200])
+    hits = conversation_search_hits(tenant=request.tenant, conversations=rows, query=query)
     return JsonResponse(
         {
             "conversations": [
@@ -238,9 +285,18 @@ def conversations(request: AuthedRequest) -> JsonResponse:
                     "title": c.title,
                     "updated_at": c.updated_at.isoformat(),
                     "model_label": c.model_version.label if c.model_version else "",
+                    "pinned": c.pinned,
+                    "folder_id": c.folder_id,
+                    # With a query: where it matched ("title" | "message") and the first matching message's text
+                    # around the hit ("" when only the title matched). Without one: null and "".
+                    "match": hits[c.pk].match if hits else None,
+                    "snippet": hits[c.pk].snippet if hits else "",
                 }
                 for c in rows
-            ]
+            ],
+            # Pinned ones come first, then the newest; the page groups the rest by day from updated_at. The folders
+            # too, so one request draws the whole sidebar.
+            "folders": [folder_state(f) for f in folder_list(tenant=request.tenant, user=request.user)],
         }
     )
 
@@ -253,10 +309,12 @@ def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonRes
     running = next((m for m in reversed(messages) if m.status == Message.Status.STREAMING), None)
     if running is not None:
         running.content = buffer_read_sync(running.pk) or running.content
+    answers = [m.pk for m in messages if m.role == Message.Role.ASSISTANT]
+    thumbs = feedback_by_message(tenant=request.tenant, user=request.user, message_ids=answers)
     return JsonResponse(
         {
             "conversation": _conversation_json(conversation),
-            "messages": [_message_json(m) for m in messages],
+            "messages": [{**_message_json(m), "feedback": thumbs.get(m.pk)} for m in messages],
             # The text so far (reply buffer): the page shows it and joins the socket with this end for the rest.
             "running": {"message_id": running.pk, "end": len(running.content)} if running else None,
         }
@@ -275,7 +333,9 @@ def rename(request: AuthedRequest, conversation_id: int) -> JsonResponse:
         request,
         conversation_id,
         lambda c, body: {
-            "conversation": _conversation_json(conversation_rename(conversation=c, title=body.get("title")))
+            "conversation": _conversation_json(
+                conversation_rename(tenant=request.tenant, user=request.user, conversation=c, title=body.get("title"))
+            )
         },
     )
 
@@ -284,10 +344,83 @@ def rename(request: AuthedRequest, conversation_id: int) -> JsonResponse:
 @require_POST
 def delete(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     def act(c: Conversation, body: dict[str, Any]) -> dict[str, Any]:
-        conversation_delete(conversation=c)
+        conversation_delete(tenant=request.tenant, user=request.user, conversation=c)
         return {"ok": True}
 
     return _mutation(request, conversation_id, act)
+
+
+@json_api
+@require_POST
+def pin(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    """``{"pinned": true | false}`` → ``{"conversation": {…}}``."""
+    return _mutation(
+        request,
+        conversation_id,
+        lambda c, body: {
+            "conversation": _conversation_json(
+                conversation_pin(tenant=request.tenant, user=request.user, conversation=c, pinned=body.get("pinned"))
+            )
+        },
+    )
+
+
+@json_api
+@require_POST
+def conversation_folder(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    """``{"folder_id": <id> | null}`` → ``{"conversation": {…}}``; another person's folder is a 404."""
+
+    def act(c: Conversation, body: dict[str, Any]) -> dict[str, Any]:
+        if "folder_id" not in body:
+            raise ChatRefused("bad_value", _("“%(name)s” must be the id of a folder, or null.") % {"name": "folder_id"})
+        moved = conversation_folder_set(
+            tenant=request.tenant, user=request.user, conversation=c, folder_id=body["folder_id"]
+        )
+        return {"conversation": _conversation_json(moved)}
+
+    return _mutation(request, conversation_id, act)
+
+
+# --- Folders (the sidebar's) ----------------------------------------------------------------------------------------
+def _folders_json(request: AuthedRequest) -> list[dict[str, Any]]:
+    return [folder_state(f) for f in folder_list(tenant=request.tenant, user=request.user)]
+
+
+@json_api
+@require_http_methods(["GET", "POST"])
+def folders(request: AuthedRequest) -> JsonResponse:
+    """``GET`` → ``{"folders": [{id, name, position}]}`` in order; ``POST {"name": …}`` → 201 ``{"folder": {…}}``."""
+    if request.method == "GET":
+        return JsonResponse({"folders": _folders_json(request)})
+    name = _body(request).get("name")
+    folder = folder_create(tenant=request.tenant, user=request.user, name=name)
+    return JsonResponse({"folder": folder_state(folder)}, status=201)
+
+
+@json_api
+@require_POST
+def folder_rename_view(request: AuthedRequest, folder_id: int) -> JsonResponse:
+    """``{"name": …}`` → ``{"folder": {…}}``."""
+    name = _body(request).get("name")
+    folder = folder_rename(tenant=request.tenant, user=request.user, folder_id=folder_id, name=name)
+    return JsonResponse({"folder": folder_state(folder)})
+
+
+@json_api
+@require_POST
+def folder_delete_view(request: AuthedRequest, folder_id: int) -> JsonResponse:
+    """→ ``{"ok": true}``; the folder's conversations stay, in no folder."""
+    folder_delete(tenant=request.tenant, user=request.user, folder_id=folder_id)
+    return JsonResponse({"ok": True})
+
+
+@json_api
+@require_POST
+def folder_move_view(request: AuthedRequest, folder_id: int) -> JsonResponse:
+    """``{"position": n}`` (0 is the top) → ``{"folders": [...]}`` in their new order."""
+    position = _body(request).get("position")
+    moved = folder_move(tenant=request.tenant, user=request.user, folder_id=folder_id, position=position)
+    return JsonResponse({"folders": [folder_state(f) for f in moved]})
 
 
 @json_api
@@ -315,10 +448,17 @@ def _export_rows(request: AuthedRequest, conversation_id: int) -> tuple[Conversa
     return conversation, list(message_list(tenant=request.tenant, conversation=conversation))
 
 
+def export_disposition(title: str, pk: int, ext: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the UTF-8 ``filename*`` (RFC 8187) that keeps a Japanese
+    title: ``attachment; filename="conversation-7.md"; filename*=UTF-8''%E4%BC%9A%E8%AD%B0.md``."""
+    name = slugify(title, allow_unicode=True)[:60] or f"conversation-{pk}"
+    fallback = slugify(title)[:60] or f"conversation-{pk}"
+    return f"attachment; filename=\"{fallback}.{ext}\"; filename*=UTF-8''{quote(f'{name}.{ext}', safe='')}"
+
+
 def _download(body: str, conversation: Conversation, ext: str, content_type: str) -> HttpResponse:
-    name = slugify(conversation.title, allow_unicode=True)[:60] or f"conversation-{conversation.pk}"
     response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}.{ext}".replace(" ", "_")
+    response["Content-Disposition"] = export_disposition(conversation.title, conversation.pk, ext)
     return response
 
 
@@ -350,6 +490,22 @@ def export_json(request: AuthedRequest, conversation_id: int) -> HttpResponse:
         "messages": [{k: v for k, v in _message_json(m).items() if k != "html"} for m in messages],
     }
     return _download(json.dumps(data, ensure_ascii=False, indent=2), conversation, "json", "application/json")
+
+
+@json_api
+@require_POST
+def feedback(request: AuthedRequest, message_id: int) -> JsonResponse:
+    """``POST /api/messages/<id>/feedback/`` ``{"rating": 1 | -1 | 0, "comment": "..."}``: the person's thumbs on
+    an answer (0 takes it back)."""
+    body = _body(request)
+    saved = feedback_save(
+        tenant=request.tenant,
+        user=request.user,
+        message_id=message_id,
+        rating=body.get("rating"),
+        comment=body.get("comment", ""),
+    )
+    return JsonResponse({"message_id": message_id, "feedback": saved})
 
 
 __all__ = ["Http404", "chat_page"]

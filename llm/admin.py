@@ -127,10 +127,14 @@ class DeploymentAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[Deployment]):
     list_filter = ["kind", "enabled", "region"]
     search_fields = ["label", "endpoint", "deployment_name"]
     readonly_fields = ["key_fingerprint", "last_check_at", "last_check_ok", "last_check_latency_ms"]
-    readonly_fields += ["last_check_model", "last_check_error"]
+    readonly_fields += ["last_check_model", "last_error"]
     actions = ["test_connection"]
     non_atomic_actions = frozenset({"test_connection"})  # network first, then one short write per result
     change_list_template = "admin/llm/deployment/change_list.html"
+
+    @admin.display(description=_("last error"))
+    def last_error(self, obj: Deployment) -> str:
+        return obj.last_check_error_text()
 
     @admin.display(description=_("key"))
     def key_fingerprint(self, obj: Deployment) -> str:
@@ -212,12 +216,14 @@ class ModelVersionAdmin(OperatorOnlyAdmin[ModelVersion]):
     inlines = [ModelVersionDeploymentInline, ModelVersionAccessInline]
     fieldsets = [
         (None, {"fields": ["display_name", "family", "version", "status", "deprecated_on", "retires_on"]}),
+        (_("Shown in the model picker"), {"fields": ["description_en", "description_ja"]}),
         (_("Limits"), {"fields": ["context_window", "max_output_tokens"]}),
         (
             _("Capabilities"),
             {
                 "fields": [
                     "token_param",
+                    "vision",
                     "temperature_allowed",
                     "system_role",
                     "streaming",

@@ -3,7 +3,7 @@ company may use."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
@@ -22,6 +22,15 @@ class ProviderKind(models.TextChoices):
     AZURE_V1 = "azure_v1", _("Azure OpenAI, v1 API (/openai/v1/)")
     OPENAI_COMPATIBLE = "openai_compatible", _("OpenAI or OpenAI-compatible endpoint")
     FAKE = "fake", _("Built-in fake model (development)")
+
+
+class _CheckedDeployment:
+    """The few facts of a deployment an admin error sentence names (host, deployment name, api-version)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.host = str(params.get("host") or "?")
+        self.deployment_name = str(params.get("deployment_name") or "?")
+        self.api_version = str(params.get("api_version") or "?")
 
 
 class Deployment(models.Model):
@@ -68,6 +77,8 @@ class Deployment(models.Model):
     last_check_latency_ms = models.FloatField(_("latency (ms)"), null=True, editable=False)
     last_check_model = models.CharField(_("model reported"), max_length=200, blank=True, editable=False)
     last_check_error = models.TextField(_("last error"), blank=True, editable=False)
+    # The error's kind and values: the sentence is made in the reader's language when shown (last_check_error_text).
+    last_check_error_params = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,6 +91,24 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def last_check_error_text(self) -> str:
+        """The last check's error in the active language (stored as a kind with values; older rows as text)."""
+        params = self.last_check_error_params or {}
+        if not params.get("kind"):
+            return self.last_check_error
+        from llm.client.errors import admin_message
+        from llm.client.types import Error
+
+        error = Error(
+            kind=str(params["kind"]),
+            message="",
+            retryable=False,
+            status_code=params.get("status_code"),
+            retry_after=params.get("retry_after"),
+            detail=str(params.get("detail") or ""),
+        )
+        return admin_message(error, cast(Any, _CheckedDeployment(params)))
 
     @property
     def endpoint_host(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -77,7 +78,24 @@ def deployment_check_record(*, deployment: Deployment, result: ConnectionTestRes
         last_check_latency_ms=result.latency_ms,
         last_check_model=(result.upstream_model or "")[:200],
         last_check_error="" if result.ok else result.admin_message,
+        last_check_error_params=_error_params(deployment, result),
     )
+
+
+def _error_params(deployment: Deployment, result: ConnectionTestResult) -> dict[str, Any]:
+    """What ``Deployment.last_check_error_text`` needs to say the error in the reader's language."""
+    if result.ok or result.error is None:
+        return {}
+    spec = deployment_spec(deployment)
+    return {
+        "kind": result.error.kind,
+        "status_code": result.error.status_code,
+        "retry_after": result.error.retry_after,
+        "detail": result.error.detail,
+        "host": spec.host,
+        "deployment_name": spec.deployment_name,
+        "api_version": spec.api_version,
+    }
 
 
 def deployments_check_and_record(*, deployments: Sequence[Deployment]) -> list[ConnectionTestResult]:

@@ -24,7 +24,9 @@ from slack_sdk.errors import SlackApiError
 
 from audit.models import Channel
 from chat.engine import run_reply_detached
+from chat.errors import error_text
 from chat.models import Conversation, Message
+from chat.search import search_text_for
 from chat.selectors import notice_current
 from chat.services import (
     ChatRefused,
@@ -266,7 +268,12 @@ def slack_turn_start(
     conversation = conversation_lock(conversation)
     served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=workspace.model_version_id)
     user_message = Message.objects.create(
-        tenant=tenant, conversation=conversation, role=Message.Role.USER, content=text, slack_ts=message_ts
+        tenant=tenant,
+        conversation=conversation,
+        role=Message.Role.USER,
+        content=text,
+        search_text=search_text_for(text),
+        slack_ts=message_ts,
     )
     # The thread, not the stored history, is the context (other people's messages, the bot's replies as posted).
     start = turn_begin(
@@ -426,7 +433,8 @@ def _redeliver(*, event: SlackEvent, client: WebClient, channel: str, thread_ts:
     if message is None or message.status == Message.Status.STREAMING:
         _set_status(event_pk=event.pk, status=SlackEvent.Status.FAILED, error="the saved answer is not available")
         return "failed"
-    text = answer_text(text=message.content, status=message.status, error_message=message.error_message)
+    error = error_text(message.error_code, message.error_params, message.error_message)
+    text = answer_text(text=message.content, status=message.status, error_message=error)
     post_answer(
         client=client, channel=channel, thread_ts=thread_ts, text=text, footer=footer, placeholder_ts=message.slack_ts
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from audit.export import EXPORT_TASK
 from audit.services import CHAIN_ADVANCE_TASK
+from chat.services import TITLE_TASK
 from slack.services import PROCESS_TASK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ def test_tasks_queued_by_name_are_registered_in_a_plain_django_process() -> None
     )
     assert result.returncode == 0, result.stderr
     registered = set(json.loads(result.stdout.strip().splitlines()[-1]))
-    assert {PROCESS_TASK, CHAIN_ADVANCE_TASK, EXPORT_TASK} <= registered
+    assert {PROCESS_TASK, CHAIN_ADVANCE_TASK, EXPORT_TASK, TITLE_TASK} <= registered
     # Every periodic job names a registered task too.
     from django.conf import settings
 

@@ -173,7 +173,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # whitenoise's compressed, hashed storage; also rewrites the chat page's ES module imports (config/storage.py).
+    "staticfiles": {"BACKEND": "config.storage.StaticModulesStorage"},
 }
 
 # --- Redis: channel layer, Celery broker, cache -----------------------------------------------------------------
@@ -335,6 +336,13 @@ LLM_ADMIN_CHECK_TIMEOUT = env.float("LLM_ADMIN_CHECK_TIMEOUT", default=10.0)
 # Every model call goes through this HTTP(S) proxy unless its deployment names its own (or "direct"): a fixed
 # egress address that the Azure resources' network rules admit (docs/deploy.md).
 LLM_EGRESS_PROXY = env("LLM_EGRESS_PROXY", default="")
+
+# --- Chat ---------------------------------------------------------------------------------------------------------
+# After the first answer of a web conversation, the same model names it (a small audited call, chat/titles.py);
+# off: conversations keep the first words of their question as their title.
+CHAT_MODEL_TITLES = env.bool("CHAT_MODEL_TITLES", default=True)
+# Seconds the title call may take, all deployments together; then the first words stay.
+CHAT_TITLE_TIMEOUT = env.float("CHAT_TITLE_TIMEOUT", default=20.0)
 
 # --- Secrets at rest ----------------------------------------------------------------------------------------------
 # Fernet keys, newest first. Empty: derived from SECRET_KEY (production requires explicit keys).

@@ -26,6 +26,9 @@ STORAGES = {
     "audit_digests": BASE_STORAGES["audit_digests"],
 }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", ".example.test"]
+# Off unless a test turns it on (tests/chat/test_sidebar.py): the title call is one more upstream request and one
+# more llm.chat entry after every first answer, which tests counting those do not expect.
+CHAT_MODEL_TITLES = False
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: threads (consumers, concurrent audit writers) then get real locking with

@@ -10,6 +10,7 @@ from django.test import Client
 
 from chat.models import Conversation, Message
 from chat.rendering import render_markdown
+from chat.search import search_text_for
 from llm.models import ModelVersion
 from tenants.models import Tenant, User
 from tests.conftest import signed_in
@@ -20,12 +21,17 @@ def convo_a(user_a: User, tenant_a: Tenant, gpt4o: ModelVersion) -> Conversation
     conversation = Conversation.objects.create(
         tenant=tenant_a, user=user_a, title="Quarterly plan", model_version=gpt4o
     )
-    Message.objects.create(tenant=tenant_a, conversation=conversation, role="user", content="Draft the **plan**")
+    question, answer = "Draft the **plan**", "Here is the plan:\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    # search_text as the chat services write it (chat.search): the list's search reads it on PostgreSQL.
+    Message.objects.create(
+        tenant=tenant_a, conversation=conversation, role="user", content=question, search_text=search_text_for(question)
+    )
     Message.objects.create(
         tenant=tenant_a,
         conversation=conversation,
         role="assistant",
-        content="Here is the plan:\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+        content=answer,
+        search_text=search_text_for(answer),
         model_label="gpt-4o 2024-11-20",
     )
     return conversation

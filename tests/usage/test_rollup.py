@@ -12,11 +12,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from chat.models import Message
+from chat.models import Conversation, Message
 from chat.services import chat_stale_replies_close
 from chat.usage import usage_rebuild
 from llm.models import ModelVersion
 from tenants.models import Tenant, User
+from tests.conftest import wait_for
 from tests.upstream import server as up
 from tests.usage.helpers import budget, price, turn
 from usage.models import UsageDaily
@@ -161,3 +162,23 @@ def test_usage_rebuild_command(
         call_command("usage_rebuild", "--from", str(today), "--to", str(today - timedelta(days=1)))
     with pytest.raises(CommandError, match="no tenant"):
         call_command("usage_rebuild", "--from", str(today), "--to", str(today), "--tenant", "nope")
+
+
+def test_title_calls_are_counted_and_rebuilt_like_answers(
+    tenant_a: Tenant,
+    user_a: User,
+    gpt4o: ModelVersion,
+    upstream: up.UpstreamServer,
+    settings: Any,
+    celery_worker: object | None,
+) -> None:
+    settings.CHAT_MODEL_TITLES = True  # after the first answer, the model names the conversation
+    upstream.script("gpt-4o", up.normal("An answer about the budget"), up.normal("Budget talk"))
+    start, _ = turn(tenant_a, user_a, "What about the budget?")
+    conversation = Message.objects.get(pk=start.assistant_message_id).conversation
+    assert wait_for(lambda: Conversation.objects.get(pk=conversation.pk).title == "Budget talk", 20)
+    live = rollup()
+    assert sum(r["requests"] for r in live.values()) == 2  # the answer and the title call
+    today = timezone.localdate()
+    assert usage_rebuild(since=today - timedelta(days=1), until=today + timedelta(days=1)) == 2
+    assert rollup() == live

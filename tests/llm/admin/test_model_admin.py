@@ -279,3 +279,28 @@ def test_test_connection_and_check_all_call_every_deployment_at_once(
         assert elapsed < 6, (round_, elapsed)  # one budget, not four
         assert all(not d.last_check_ok for d in Deployment.objects.all()), round_
     assert "did not answer in time" in Deployment.objects.first().last_check_error  # type: ignore[union-attr]
+
+
+def test_a_check_error_is_said_in_the_readers_language(upstream: UpstreamServer, db: None) -> None:
+    from django.utils import translation
+
+    from llm.client import ConnectionTestResult
+    from llm.client.types import Error
+    from llm.services import deployment_check_record
+
+    deployment = make_deployment(upstream, "jp-east", "missing-deployment")
+    error = Error(kind="deployment_not_found", message="", retryable=False, status_code=404)
+    with translation.override("en"):
+        deployment_check_record(
+            deployment=deployment,
+            result=ConnectionTestResult(ok=False, latency_ms=None, upstream_model=None, error=error, admin_message="x"),
+        )
+    deployment.refresh_from_db()
+    assert deployment.last_check_error_params["deployment_name"] == "missing-deployment"
+    with translation.override("en"):
+        english = deployment.last_check_error_text()
+    with translation.override("ja"):
+        japanese = deployment.last_check_error_text()
+    assert "missing-deployment" in english
+    assert "missing-deployment" in japanese
+    assert english != japanese  # made when read, in the reader's language, not stored in the writer's

@@ -10,7 +10,7 @@ SERVE_PORT ?= 8001
 SERVE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/officeai_serve
 SERVE_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run serve smoke test lint typecheck deploycheck pytest install install-dev system-deps messages clean
+.PHONY: run serve smoke test lint typecheck deploycheck pytest jstest install install-dev system-deps messages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,11 @@ serve: install-dev messages
 smoke: install-dev
 	bash .ci/smoke
 
-# Debian packages the tests drive: Chromium for browser tests, gettext for the catalogue checks.
+# Debian packages the tests drive: Chromium for browser tests, gettext for the catalogue checks, Node.js for the
+# chat page's module tests.
 system-deps:
 	@need=""; [ -x /usr/bin/chromium ] || need="$$need chromium"; command -v msgfmt >/dev/null || need="$$need gettext"; \
+	command -v node >/dev/null || need="$$need nodejs"; \
 	if [ -n "$$need" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $$need; \
 	  else sudo apt-get update -q && sudo apt-get install -y -q $$need; fi; fi
@@ -77,8 +79,12 @@ deploycheck: install-dev
 pytest: install-dev system-deps messages
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## test: install what tests need, then lint, type check, deploy check and the whole suite
-test: install-dev system-deps messages lint typecheck deploycheck pytest
+# Unit tests of the chat page's ES modules (static/js/chat/): offsets and gaps, streaming Markdown, state.
+jstest: system-deps
+	node --test tests/js/
+
+## test: install what tests need, then lint, type check, deploy check, the JavaScript unit tests and the whole suite
+test: install-dev system-deps messages lint typecheck deploycheck jstest pytest
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

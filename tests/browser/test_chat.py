@@ -55,8 +55,9 @@ def send(page: Page, text: str) -> None:
 
 
 def stream_text(answer: Locator) -> str:
-    """The streamed text exactly as the page holds it (the plain-text node shown while streaming)."""
-    return str(answer.locator(".stream-text").evaluate("element => element.textContent"))
+    """The streamed text as the page shows it while streaming (rendered as Markdown: for the words of
+    ``up.stream_tokens`` one paragraph, the text without its leading space)."""
+    return str(answer.locator(".msg-body.is-streaming").evaluate("element => element.textContent")).strip()
 
 
 def wait_for_words(answer: Locator, count: int) -> None:
@@ -186,15 +187,17 @@ def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
 
 # Records the streaming answer's text every time it changes: the first text the page shows (before any socket frame
 # can arrive) and the last, so what streamed in can be compared with the saved answer after the finished HTML has
-# replaced it.
+# replaced it. (On chat.done the page renders everything that streamed in, then swaps in the server's HTML on the
+# next frame: the last streaming text is the whole answer.)
 RECORD_STREAM = """
 window.__firstShown = null;
 window.__streamed = null;
 new MutationObserver(() => {
-  const element = document.querySelector("#message-list .stream-text");
-  if (!element) return;
-  if (window.__firstShown === null) window.__firstShown = element.textContent;
-  window.__streamed = element.textContent;
+  const element = document.querySelector("#message-list .msg-body.is-streaming");
+  if (!element || !element.textContent) return;
+  const text = element.textContent.trim();
+  if (window.__firstShown === null) window.__firstShown = text;
+  window.__streamed = text;
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """
 RELOAD_AFTER_WORDS = 30  # words shown before the reload (about 0.75 s of a 40-words-a-second reply)
@@ -221,16 +224,16 @@ def refresh_mid_stream(page: Page, *, tokens: int, reloaded: Callable[[], None] 
     data = loaded.value.json()
     assert data["running"]["message_id"] == message_id
     so_far = next(m["content"] for m in data["messages"] if m["id"] == message_id)
-    assert so_far.startswith(before)
+    assert so_far.strip().startswith(before)
     assert data["running"]["end"] == len(so_far)
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
     answer = answers(page).last
     expect(answer).to_have_attribute("data-status", "streaming")
     # After the reload the text so far is there at once and keeps growing.
-    assert page.evaluate("window.__firstShown") == so_far
+    assert page.evaluate("window.__firstShown") == so_far.strip()
     wait_for_words(answer, len(so_far.split()) + 1)
     first = stream_text(answer)
-    assert first.startswith(so_far)
+    assert first.startswith(so_far.strip())
     wait_for_words(answer, len(first.split()) + 20)
     second = stream_text(answer)
     assert second.startswith(first)
@@ -242,7 +245,7 @@ def refresh_mid_stream(page: Page, *, tokens: int, reloaded: Callable[[], None] 
     saved = Message.objects.get(pk=message_id)
     assert saved.status == Message.Status.OK
     assert saved.content == words(tokens)  # no word missing or twice
-    assert page.evaluate("window.__streamed") == saved.content  # exactly what streamed in after the reload
+    assert page.evaluate("window.__streamed") == saved.content.strip()  # exactly what streamed in after the reload
     expect(answer.get_by_test_id("message-body")).to_have_text(saved.content.strip())
     return saved
 
@@ -276,11 +279,17 @@ class LoadReply:
     done_end: int = -1
     status: str = ""
     conversations_seen: set[int] = field(default_factory=set)
+    sidebar_seen: set[int] = field(default_factory=set)
     messages_seen: set[int] = field(default_factory=set)
 
     def apply(self, frame: dict[str, Any]) -> None:
         conversation = frame.get("conversation_id") or (frame.get("conversation") or {}).get("id")
         message = frame.get("message_id") or frame.get("assistant_message_id")
+        if frame["type"] in ("conversation.updated", "folders.updated"):
+            # The sidebar's frames go to every socket of the person (docs/websocket-protocol.md), not per chat.
+            if conversation is not None:
+                self.sidebar_seen.add(conversation)
+            return
         if conversation is not None:
             self.conversations_seen.add(conversation)
         if message is not None:
@@ -446,6 +455,7 @@ def test_refresh_mid_stream_under_load_of_30_replies_in_two_tenants(
     for reply in replies:
         if reply.tenant == "beta":
             assert not reply.conversations_seen & a_conversations
+            assert not reply.sidebar_seen & a_conversations
             assert not reply.messages_seen & a_messages
 
 
@@ -562,7 +572,7 @@ def test_language_switch_to_japanese_and_chat_still_works(
     expect(answer).to_have_attribute("data-status", "ok", timeout=SLOW)
     expect(answer.get_by_test_id("message-body")).to_have_text("こんにちは。お手伝いします。")
     expect(answer.get_by_test_id("model-label")).to_have_text(gpt4o.label)
-    # Strings built by chat.js come translated too.
+    # Strings built by the chat modules (static/js/chat/) come translated too.
     expect(answer.get_by_test_id("regenerate")).to_have_attribute("aria-label", ja("Regenerate this answer"))
     assert upstream.requests_to("gpt-4o")[-1].json["messages"][-1]["content"] == "日本語で答えてください"
 

@@ -14,17 +14,14 @@ member is a 403.
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from chat.api import error_response, json_body, json_errors
 from chat.importer import MAX_BYTES, MAX_CONVERSATIONS, ImportRefused, import_chatbot_ui, too_large
 from chat.models import Prompt
 from chat.prompts.selectors import prompt_can_share, prompt_get, prompt_list
@@ -40,50 +37,23 @@ from chat.prompts.services import (
     prompt_update,
 )
 from chat.prompts.variables import MAX_VARIABLES, prompt_fill, prompt_variables
-from chat.services import MAX_TEXT, ChatRefused
+from chat.services import MAX_TEXT
 from tenants.types import AuthedRequest
 
 
 # --- Prompt API -----------------------------------------------------------------------------------------------------
 def _error(code: str, message: str, status: int, field: str = "") -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message, "field": field}}, status=status)
+    return error_response(code, message, status, field=field)
 
 
-def prompt_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Answers in JSON also when it refuses: 400 for a refused input (``field`` names it), 403 for a shared
-    prompt a member may not change, 404 for a prompt that is not there or not theirs, 405 for a wrong method."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            response = view(request, *args, **kwargs)
-        except PromptRefused as exc:
-            return _error(exc.code, exc.message, 400, exc.field)
-        except ChatRefused as exc:
-            return _error(exc.code, exc.message, 400)
-        except PermissionDenied as exc:
-            return _error("forbidden", str(exc) or _("Only company administrators can change shared prompts."), 403)
-        except Http404:
-            return _error("not_found", _("This prompt does not exist."), 404)
-        if isinstance(response, HttpResponseNotAllowed):
-            allowed = response["Allow"]
-            response = _error(
-                "method_not_allowed", _("This address does not take %(method)s.") % {"method": request.method}, 405
-            )
-            response["Allow"] = allowed
-        return response
-
-    return wrapped
-
-
-def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise ChatRefused("bad_json", _("The request body is not valid JSON.")) from None
-    if not isinstance(data, dict):
-        raise ChatRefused("bad_json", _("The request body must be a JSON object."))
-    return data
+# Answers in JSON also when it refuses: 400 for a refused input (``field`` names it), 403 for a shared prompt a
+# member may not change, 404 for a prompt that is not there or not theirs, 405 for a wrong method.
+prompt_api = json_errors(
+    not_found=lambda: _("This prompt does not exist."),
+    forbidden=lambda: _("Only company administrators can change shared prompts."),
+    with_field=True,
+)
+_body = json_body
 
 
 def _prompt_json(prompt: Prompt, *, user_id: int, can_share: bool) -> dict[str, Any]:

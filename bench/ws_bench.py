@@ -14,7 +14,7 @@ For each process count, daphne is started and warmed up, then for each N:
 * websocket: N signed-in users, one socket each (spread round-robin over the daphne processes) and a new
   conversation each, send ``chat.send`` at once and read until ``chat.done``, in a second child process. Each client
   rebuilds the text by the protocol's offset rules (docs/websocket-protocol.md; rejoin with ``after`` on a gap, as
-  static/js/chat.js does) and compares it with what the upstream sent.
+  static/js/chat/state.js does) and compares it with what the upstream sent.
 
 For N < 5 one round is too few samples for a percentile, so each phase runs ``ceil(--single-rounds / N)`` rounds
 in sequence (N=1: 15 replies one after another, on the same sockets and the same openai client, a new conversation
@@ -74,7 +74,7 @@ QUESTION = "Count for me, one word at a time."
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 CONNECT_AT_ONCE = 10  # handshakes in flight: all N at once overrun daphne's handshake timeout (a DB read each)
 DIRECT_WARM_UP = 3  # serial direct streams before measuring: imports, the first connection
-REJOIN_WAIT = 5.0  # static/js/chat.js REJOIN_TIMEOUT_MS: a rejoin without a snapshot by then is sent again
+REJOIN_WAIT = 5.0  # static/js/chat/main.js REJOIN_TIMEOUT_MS: a rejoin without a snapshot by then is sent again
 STATS_IDLE_FLUSH = 10.5  # seconds until every idle PostgreSQL backend has reported its statistics (PgStats)
 MARK = "@wsbench "  # prefix of the protocol lines a child writes on stdout (anything else there is ignored)
 SMALL_N = 5  # below this many clients a phase runs several rounds in sequence (rounds_for)
@@ -256,7 +256,7 @@ async def _ws_open(
 
 
 async def _ws_reply(ws: Any, index: str, expected: str, gate: asyncio.Event, s: WsSample, quiet_after: float) -> None:
-    """One reply, read as static/js/chat.js reads it: drop overlaps by offset; on a gap, one rejoin with ``after`` at
+    """One reply, read as static/js/chat/ reads it: drop overlaps by offset; on a gap, one rejoin with ``after`` at
     a time (sent again when no snapshot comes within REJOIN_WAIT; the page reloads the conversation instead). Unlike
     the page, a silence once ``quiet_after`` seconds have passed (the upstream is done by then) also rejoins, backing
     off 5, 10, 20 … s: a lost chat.done (a rejoin to a finished reply brings it) must not hang the benchmark."""

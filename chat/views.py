@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.api import error_response, json_body, json_errors
 from chat.errors import filter_note, message_error
 from chat.events import folder_state
 from chat.models import Conversation, Message
@@ -115,6 +114,69 @@ CHAT_STRINGS: dict[str, str] = {
     "dismiss": gettext_noop("Dismiss"),
     "you": gettext_noop("You"),
     "assistant": gettext_noop("Office AI"),
+    # Sidebar: groups, folders, menus
+    "group_pinned": gettext_noop("Pinned"),
+    "group_today": gettext_noop("Today"),
+    "group_yesterday": gettext_noop("Yesterday"),
+    "group_week": gettext_noop("Previous 7 days"),
+    "group_month": gettext_noop("Previous 30 days"),
+    "folders": gettext_noop("Folders"),
+    "new_folder": gettext_noop("New folder"),
+    "folder_name_label": gettext_noop("Folder name"),
+    "folder_empty": gettext_noop("No chats here yet. Drag one in, or use its menu."),
+    "folder_options": gettext_noop("Folder options: {name}"),
+    "conversation_options": gettext_noop("Chat options: {title}"),
+    "pin": gettext_noop("Pin"),
+    "unpin": gettext_noop("Unpin"),
+    "move_to_folder": gettext_noop("Move to folder"),
+    "no_folder": gettext_noop("No folder"),
+    "no_folders": gettext_noop("No folders yet"),
+    "back": gettext_noop("Back"),
+    "move_up": gettext_noop("Move up"),
+    "move_down": gettext_noop("Move down"),
+    "confirm_delete_folder": gettext_noop("Delete the folder “{name}”? Its chats are kept, outside any folder."),
+    # Search
+    "match_title": gettext_noop("In the title"),
+    "match_message": gettext_noop("In the messages"),
+    # Prompt library
+    "prompts": gettext_noop("Prompts"),
+    "manage_prompts": gettext_noop("Manage prompts"),
+    "prompts_loading": gettext_noop("Loading…"),
+    "prompts_none": gettext_noop("No saved prompts yet."),
+    "prompts_no_match": gettext_noop("No prompt matches “{query}”."),
+    "prompts_hint": gettext_noop("Type / at the start of an empty message to use one."),
+    "prompt_shared": gettext_noop("Shared"),
+    "prompt_fill_title": gettext_noop("Fill in “{name}”"),
+    "prompt_insert": gettext_noop("Insert"),
+    "prompt_new": gettext_noop("New prompt"),
+    "prompt_edit_title": gettext_noop("Edit prompt"),
+    "prompt_edit_label": gettext_noop("Edit “{name}”"),
+    "prompt_delete_label": gettext_noop("Delete “{name}”"),
+    "prompt_name": gettext_noop("Name"),
+    "prompt_content": gettext_noop("Prompt"),
+    "prompt_content_help": gettext_noop(
+        "Write {{name}} where a value goes: you fill it in each time you use the prompt."
+    ),
+    "prompt_variables_found": gettext_noop("Variables: {names}"),
+    "prompt_description": gettext_noop("Description (optional)"),
+    "prompt_folder": gettext_noop("Folder (optional)"),
+    "prompt_share": gettext_noop("Share with everyone in the company"),
+    "confirm_delete_prompt": gettext_noop("Delete the prompt “{name}”?"),
+    "error_prompts": gettext_noop("Could not load your prompts."),
+    "save": gettext_noop("Save"),
+    "close": gettext_noop("Close"),
+    # Feedback on answers
+    "feedback_label": gettext_noop("Rate this answer"),
+    "feedback_up": gettext_noop("Good answer"),
+    "feedback_down": gettext_noop("Bad answer"),
+    "feedback_comment_label": gettext_noop("What was wrong? (optional)"),
+    "feedback_send": gettext_noop("Send"),
+    "feedback_skip": gettext_noop("Skip"),
+    "feedback_thanks": gettext_noop("Thanks for your feedback."),
+    # Model picker
+    "model_reasoning": gettext_noop("Reasoning"),
+    "model_vision": gettext_noop("Understands images"),
+    "model_context": gettext_noop("{size} tokens"),
 }
 
 
@@ -178,6 +240,11 @@ def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> Htt
             "folder_rename": reverse("chat:folder_rename", kwargs={"folder_id": 0}),
             "folder_delete": reverse("chat:folder_delete", kwargs={"folder_id": 0}),
             "folder_move": reverse("chat:folder_move", kwargs={"folder_id": 0}),
+            "prompts": reverse("chat:prompts"),
+            "prompt": reverse("chat:prompt", kwargs={"prompt_id": 0}),
+            "prompt_delete": reverse("chat:prompt_delete", kwargs={"prompt_id": 0}),
+            "feedback": reverse("chat:feedback", kwargs={"message_id": 0}),
+            "import": reverse("chat:import"),
             "export_md": reverse("chat:export_md", kwargs=zero),
             "export_json": reverse("chat:export_json", kwargs=zero),
             "page": reverse("chat:page", kwargs=zero),
@@ -203,31 +270,12 @@ def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> Htt
 
 # --- JSON API -------------------------------------------------------------------------------------------------------
 def _error(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return error_response(code, message, status)
 
 
-def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The JSON API answers in JSON also when it refuses: a refused change is a 400 (409 while an answer runs), a
-    missing (or another person's) conversation a 404, a wrong method a 405, never the HTML error page the fetch()
-    in chat.js cannot read."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            response = view(request, *args, **kwargs)
-        except ChatRefused as exc:
-            return _error(exc.code, exc.message, {"busy": 409, "not_found": 404}.get(exc.code, 400))
-        except Http404:
-            return _error("not_found", _("This conversation does not exist."), 404)
-        if isinstance(response, HttpResponseNotAllowed):
-            allowed = response["Allow"]
-            response = _error(
-                "method_not_allowed", _("This address does not take %(method)s.") % {"method": request.method}, 405
-            )
-            response["Allow"] = allowed
-        return response
-
-    return wrapped
+# The JSON API answers in JSON also when it refuses: a refused change is a 400 (409 while an answer runs), a missing
+# (or another person's) conversation a 404, a wrong method a 405, never an HTML page the page's fetch() cannot read.
+json_api = json_errors(not_found=lambda: _("This conversation does not exist."))
 
 
 def _conversation_json(conversation: Conversation) -> dict[str, Any]:
@@ -261,14 +309,7 @@ def _message_json(message: Message) -> dict[str, Any]:
     }
 
 
-def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
-        raise ChatRefused("bad_json", _("The request body is not valid JSON.")) from None
-    if not isinstance(data, dict):
-        raise ChatRefused("bad_json", _("The request body must be a JSON object."))
-    return data
+_body = json_body
 
 
 @json_api

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from chat.models import Conversation, Message
 from llm.models import ModelVersion
@@ -33,6 +33,13 @@ def accept_dialogs(page: Page) -> list[str]:
     return seen
 
 
+def choose(page: Page, entry: Locator, action: str) -> None:
+    """A conversation's ⋯ menu in the sidebar, then one of its actions."""
+    entry.hover()
+    entry.get_by_test_id("conversation-menu").click()
+    page.get_by_role("menu").get_by_role("menuitem", name=action).click()
+
+
 def test_rename_and_delete_from_the_sidebar(
     page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
 ) -> None:
@@ -44,7 +51,7 @@ def test_rename_and_delete_from_the_sidebar(
     current = Conversation.objects.exclude(pk=keep.pk).get(user=user_a)
     entry = page.locator(f".conv-item[data-conversation-id='{current.pk}']")
 
-    entry.get_by_test_id("rename-conversation").click()
+    choose(page, entry, "Rename")
     field = page.get_by_test_id("rename-input")
     expect(field).to_be_focused()
     field.fill("Offsite 2025")
@@ -54,7 +61,7 @@ def test_rename_and_delete_from_the_sidebar(
     expect(page).to_have_title("Offsite 2025 · Office AI")
     assert wait_for(lambda: Conversation.objects.get(pk=current.pk).title == "Offsite 2025")  # the page is optimistic
     # Escape cancels.
-    entry.get_by_test_id("rename-conversation").click()
+    choose(page, entry, "Rename")
     page.get_by_test_id("rename-input").fill("Not this")
     page.keyboard.press("Escape")
     expect(entry.locator(".conv-title")).to_have_text("Offsite 2025")
@@ -68,7 +75,7 @@ def test_rename_and_delete_from_the_sidebar(
     expect(other.locator("#chat-title")).to_have_text("Offsite 2025")
 
     dialogs = accept_dialogs(page)
-    entry.get_by_test_id("delete-conversation").click()
+    choose(page, entry, "Delete")
     expect(entry).to_have_count(0)
     assert dialogs == ["Delete “Offsite 2025”? This cannot be undone."]
     expect(page).to_have_url(server.url + "/")  # the open conversation went: a new chat

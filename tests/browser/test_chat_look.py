@@ -210,7 +210,7 @@ def test_the_sidebar_is_driven_from_the_keyboard(
     links = page.locator(".conv-link")
     # One tab stop for the whole list (roving tabindex).
     tab_stops = page.locator("#conversation-list [tabindex='0']")
-    expect(tab_stops).to_have_count(3)  # the first conversation's link, Rename and Delete
+    expect(tab_stops).to_have_count(2)  # the first conversation's link and its ⋯ menu button
     expect(links.first).to_have_attribute("tabindex", "0")
     expect(links.nth(1)).to_have_attribute("tabindex", "-1")
 
@@ -232,9 +232,22 @@ def test_the_sidebar_is_driven_from_the_keyboard(
     target_title = links.nth(1).inner_text().splitlines()[0]
     assert target_title != first_title
 
-    # Tab goes to this conversation's own buttons, then out of the list.
+    # Tab goes to this conversation's own ⋯ button, then out of the list; its menu works from the keyboard.
     page.keyboard.press("Tab")
-    expect(items.nth(1).get_by_test_id("rename-conversation")).to_be_focused()
+    menu_button = items.nth(1).get_by_test_id("conversation-menu")
+    expect(menu_button).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(menu_button).to_have_attribute("aria-expanded", "true")
+    menu = page.get_by_role("menu")
+    expect(menu.get_by_role("menuitem", name="Rename")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="Pin")).to_be_focused()
+    page.keyboard.press("End")
+    expect(menu.get_by_role("menuitem", name="Delete")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
+    expect(menu_button).to_be_focused()
+    expect(menu_button).to_have_attribute("aria-expanded", "false")
     page.keyboard.press("Shift+Tab")
     expect(links.nth(1)).to_be_focused()
 

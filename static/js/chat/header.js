@@ -6,6 +6,7 @@
 import { api, urlFor } from "./api.js";
 import { updateCounter, validateSystemPrompt } from "./composer.js";
 import { t } from "./i18n.js";
+import { renderModelInfo } from "./modelinfo.js";
 import { isInt } from "./protocol.js";
 
 /**
@@ -22,6 +23,7 @@ import { isInt } from "./protocol.js";
  * @property {HTMLAnchorElement} exportMd
  * @property {HTMLAnchorElement} exportJson
  * @property {HTMLTextAreaElement} composer  where the focus goes after saving
+ * @property {HTMLElement | null} modelInfo  the chosen model's description and hints
  */
 
 /**
@@ -37,12 +39,14 @@ export class ConversationHeader {
    * @param {HeaderElements} options.els
    * @param {Record<string, string>} options.urls
    * @param {number | null} options.defaultModelId
+   * @param {import("./modelinfo.js").ModelSummary[]} options.models
    * @param {SharedState} options.state
    * @param {import("./state.js").View} options.view
    * @param {(message: string, code?: string) => void} options.onError
    */
-  constructor({ els, urls, defaultModelId, state, view, onError }) {
+  constructor({ els, urls, defaultModelId, models, state, view, onError }) {
     this.els = els;
+    this.models = models;
     this.urls = urls;
     this.defaultModelId = defaultModelId;
     this.state = state;
@@ -52,7 +56,11 @@ export class ConversationHeader {
 
   bind() {
     const { els } = this;
-    els.picker.addEventListener("change", () => this.onModelChange());
+    els.picker.addEventListener("change", () => {
+      this.updateModelInfo();
+      this.onModelChange();
+    });
+    this.updateModelInfo();
     els.systemButton.addEventListener("click", () => {
       if (els.systemPanel.hidden) this.openSystemPanel();
       else this.closeSystemPanel(true);
@@ -102,6 +110,14 @@ export class ConversationHeader {
     if (option) picker.value = option.value;
     else if (this.defaultModelId !== null) picker.value = String(this.defaultModelId);
     picker.dataset.current = picker.value;
+    this.updateModelInfo();
+  }
+
+  /** The chosen model's description and hints, under the picker. */
+  updateModelInfo() {
+    if (!this.els.modelInfo) return;
+    const id = this.pickerValue();
+    renderModelInfo(this.els.modelInfo, this.models.find((m) => m.id === id) || null);
   }
 
   async onModelChange() {
@@ -126,6 +142,7 @@ export class ConversationHeader {
     } catch (err) {
       this.onError(err.message, err.code);
       picker.value = picker.dataset.current || "";
+      this.updateModelInfo();
     } finally {
       picker.disabled = false;
     }

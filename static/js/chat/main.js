@@ -4,17 +4,22 @@
 // JSON element rendered by chat/views.py chat_page. Modules:
 //   protocol.js  frames, code-point offsets, overlap/gap rules        state.js     stream/request/view transitions
 //   markdown.js  streaming Markdown render + sanitiser                messages.js  message elements
-//   sidebar.js   conversation list, search, rename, delete, keys      composer.js  validation, counter
+//   sidebar.js   conversations by day, folders, search, menus         composer.js  validation, counter
+//   grouping.js  the sidebar's order and date groups                  highlight.js search terms marked in hits
+//   menu.js      the ⋯ popup menus                                    library.js   the "/" prompt picker, prompt dialogs
+//   prompts.js   prompt variables, filling (the server's rules)       feedback.js  thumbs up/down on answers
 //   socket.js    connection, reconnect, heartbeat                     api.js       JSON API
-//   header.js    title, model picker, system prompt, export
+//   header.js    title, model picker, system prompt, export           modelinfo.js the chosen model's description, hints
 //   i18n.js      strings from the server (no copies here)             dom.js       element helpers
 // The import graph has no cycle (config/storage.py rewrites the imports to hashed names in production).
 
 import { ApiError, api, conversationIdFromPath, setCsrfToken, urlFor } from "./api.js";
 import { autoGrow, updateCounter, validateMessage } from "./composer.js";
 import { $, copyText, debounce, h, icon, isImeEnter } from "./dom.js";
+import { FeedbackController } from "./feedback.js";
 import { ConversationHeader } from "./header.js";
 import { setStrings, t } from "./i18n.js";
+import { PromptLibrary } from "./library.js";
 import { StreamingView, createMarkdown, createSanitizer } from "./markdown.js";
 import {
   ERROR_STATUSES,
@@ -68,7 +73,7 @@ const STICK_TO_BOTTOM_PX = 80;
  * @typedef {object} ChatConfig
  * @property {string} ws_url
  * @property {number | null} conversation_id
- * @property {{id: number, label?: string, display_name?: string, status?: string}[]} models
+ * @property {import("./modelinfo.js").ModelSummary[]} models
  * @property {number | null} default_model_id
  * @property {string} csrf_token
  * @property {{version: number, html: string, acknowledged: boolean} | null} notice
@@ -158,9 +163,11 @@ function collectElements() {
     search: /** @type {HTMLInputElement} */ ($("conversation-search")),
     list: /** @type {HTMLUListElement} */ ($("conversation-list")),
     listEmpty: /** @type {HTMLElement} */ ($("conversation-empty")),
+    newFolder: /** @type {HTMLButtonElement | null} */ ($("new-folder")),
     title: /** @type {HTMLElement} */ ($("chat-title")),
     connection: /** @type {HTMLElement} */ ($("connection-status")),
     picker: /** @type {HTMLSelectElement} */ ($("model-picker")),
+    modelInfo: /** @type {HTMLElement | null} */ ($("model-info")),
     systemButton: /** @type {HTMLButtonElement} */ ($("system-prompt-button")),
     systemPanel: /** @type {HTMLElement} */ ($("system-prompt-panel")),
     systemInput: /** @type {HTMLTextAreaElement} */ ($("system-prompt-input")),
@@ -182,6 +189,9 @@ function collectElements() {
     composer: /** @type {HTMLTextAreaElement} */ ($("composer")),
     counter: /** @type {HTMLElement} */ ($("composer-counter")),
     send: /** @type {HTMLButtonElement} */ ($("send")),
+    promptsButton: /** @type {HTMLButtonElement | null} */ ($("prompts-button")),
+    promptPicker: /** @type {HTMLElement} */ ($("prompt-picker")),
+    managePrompts: /** @type {HTMLButtonElement | null} */ ($("manage-prompts")),
     stop: /** @type {HTMLButtonElement} */ ($("stop")),
   };
 }
@@ -190,6 +200,9 @@ function collectElements() {
 let sidebar;
 /** @type {ConversationHeader} title, model picker, system prompt, export (made in init()) */
 let header;
+/** @type {PromptLibrary} the "/" prompt picker and the prompt dialogs (made in init()) */
+let library;
+const feedback = new FeedbackController({ urls: config.urls, onError: (message, code) => showError(message, code) });
 
 const socket = new ChatSocket(config.ws_url, {
   onOpen: onSocketOpen,
@@ -269,6 +282,7 @@ const FRAME_HANDLERS = {
   "chat.delta": (frame) => onStreamFrame(frame, false),
   "chat.done": onDone,
   "conversation.updated": onConversationUpdated,
+  "folders.updated": (frame) => sidebar.setFolders(frame.folders),
   "notice.updated": onNoticeUpdated,
   "session.ended": onSessionEnded,
   error: onErrorFrame,
@@ -373,6 +387,7 @@ function onDone(frame) {
     modelLabel: frame.model_label,
     error: frame.error,
     contextTrimmed: frame.context_trimmed,
+    note: typeof frame.note === "string" ? frame.note : "",
   };
   if (stream) {
     contentOf.set(element, streamFinish(stream));
@@ -718,6 +733,8 @@ function renderConversation(data) {
         modelLabel: message.model_label,
         error: message.error,
         contextTrimmed: message.context_trimmed,
+        note: message.note || "",
+        feedback: message.feedback || null,
       });
     }
     if (openPrevious.has(String(message.id))) {
@@ -876,6 +893,8 @@ function onMessageListClick(event) {
     regenerate();
   } else if (button.classList.contains("edit-last")) {
     openEditor(button.closest(".msg"));
+  } else if (button.classList.contains("feedback-button")) {
+    feedback.onClick(/** @type {HTMLButtonElement} */ (button));
   }
 }
 
@@ -886,6 +905,7 @@ function onComposerInput() {
   autoGrow(els.composer);
   updateCounter(els.composer.value, state.limits.max_text, els.counter);
   updateComposerState();
+  if (library) library.onComposerInput();
 }
 
 function updateComposerState() {
@@ -909,6 +929,7 @@ function updateRunningUi() {
 
 /** @param {KeyboardEvent} event */
 function onComposerKeydown(event) {
+  if (library.onComposerKeydown(event)) return; // the prompt picker's keys
   if (event.key !== "Enter" || isImeEnter(event)) return;
   if (event.shiftKey || event.altKey) return; // a new line
   event.preventDefault();
@@ -1162,6 +1183,7 @@ function bindEvents() {
   sidebar.bind();
 
   header.bind();
+  library.bind();
   els.noticeAck.addEventListener("click", acknowledgeNotice);
 
   els.sidebarToggle.addEventListener("click", () => {
@@ -1170,7 +1192,8 @@ function bindEvents() {
   });
   els.scrim.addEventListener("click", closeSidebar);
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && els.app.dataset.sidebar === "open") closeSidebar();
+    const inDialog = event.target instanceof Element && event.target.closest("dialog"); // Escape closes the dialog only
+    if (event.key === "Escape" && !event.defaultPrevented && !inDialog && els.app.dataset.sidebar === "open") closeSidebar();
   });
 
   window.addEventListener("popstate", (event) => {
@@ -1194,6 +1217,7 @@ function init() {
     list: els.list,
     empty: els.listEmpty,
     search: els.search,
+    newFolder: els.newFolder,
     urls: config.urls,
     activeId: () => view.conversationId,
     onOpen: (id) => openConversation(id, { push: true }),
@@ -1213,8 +1237,19 @@ function init() {
     els,
     urls: config.urls,
     defaultModelId: config.default_model_id,
+    models: config.models,
     state,
     view,
+    onError: (message, code) => showError(message, code),
+  });
+  library = new PromptLibrary({
+    composer: els.composer,
+    picker: els.promptPicker,
+    button: els.promptsButton,
+    manageButton: els.managePrompts,
+    dialogHost: els.app,
+    urls: config.urls,
+    onComposerChanged: onComposerInput,
     onError: (message, code) => showError(message, code),
   });
   document.body.dataset.socket = "closed";

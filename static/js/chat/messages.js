@@ -4,6 +4,7 @@
 // the streaming render before it touches the page (markdown.js), so both paths keep the same allow-list.
 
 import { h, icon } from "./dom.js";
+import { renderFeedback } from "./feedback.js";
 import { t } from "./i18n.js";
 
 export const ERROR_STATUSES = new Set(["error", "prompt_filtered"]);
@@ -171,6 +172,9 @@ export function markStreaming(element) {
   element.dataset.status = "streaming";
   element.setAttribute("aria-busy", "true"); // screen readers wait for the finished answer
   q(element, ".msg-badges").replaceChildren();
+  const note = q(element, ".filter-note");
+  if (note) note.remove();
+  renderFeedback(element, undefined, false);
   return body;
 }
 
@@ -181,14 +185,16 @@ export function markStreaming(element) {
  * @property {string} [modelLabel]
  * @property {{code?: string, message?: string} | null} [error]
  * @property {number} [contextTrimmed]
+ * @property {string} [note]  the sentence under an answer the content filter cut (the server's, translated)
+ * @property {unknown} [feedback]  the person's thumbs on it (undefined: as the page has it)
  */
 
 /**
- * A finished answer: the server's HTML, the status badge, the error box.
+ * A finished answer: the server's HTML, the status badge, the filter note, the error box, the thumbs.
  * @param {HTMLElement} element
  * @param {Finished} finished
  */
-export function finishAssistant(element, { status, html, modelLabel, error, contextTrimmed }) {
+export function finishAssistant(element, { status, html, modelLabel, error, contextTrimmed, note, feedback }) {
   const finalStatus = status || "ok";
   element.dataset.status = finalStatus;
   element.removeAttribute("aria-busy");
@@ -208,6 +214,9 @@ export function finishAssistant(element, { status, html, modelLabel, error, cont
       h("span", { class: "badge badge-" + finalStatus, "data-testid": "status-badge", "data-status": finalStatus }, label),
     );
   }
+  const oldNote = q(element, ".filter-note");
+  if (oldNote) oldNote.remove();
+  if (note) body.after(h("p", { class: "filter-note", "data-testid": "filter-note" }, icon("alert"), h("span", {}, note)));
   const oldError = q(element, ".msg-error");
   if (oldError) oldError.remove();
   if (ERROR_STATUSES.has(finalStatus) || (error && error.message)) {
@@ -219,6 +228,7 @@ export function finishAssistant(element, { status, html, modelLabel, error, cont
     );
     q(element, ".msg-meta").before(box);
   }
+  renderFeedback(element, feedback, !ERROR_STATUSES.has(finalStatus));
 }
 
 /**

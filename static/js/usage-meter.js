@@ -1,4 +1,4 @@
-// The chat page's usage meter: refreshed from /api/usage/me/ whenever an answer finishes (chat.js dispatches
+// The chat page's usage meter: refreshed from /api/usage/me/ whenever an answer finishes (static/js/chat/main.js dispatches
 // "officeai:answer-done" on the document). The warning shows at 80 % of an allowance.
 "use strict";
 (function () {

@@ -46,19 +46,43 @@ def conversation_state(
     }
 
 
+def conversation_changed_on_commit(
+    *,
+    user_id: int | None,
+    source: str,
+    conversation_id: int,
+    title: str,
+    updated_at: datetime,
+    pinned: bool,
+    folder_id: int | None,
+) -> bool:
+    """``conversation.updated`` with these values, to the owner's sockets after commit. Only a person's web
+    conversations are in a sidebar: returns whether this one is (and so was sent)."""
+    if user_id is None or source != Conversation.Source.WEB:
+        return False
+    state = conversation_state(
+        conversation_id=conversation_id,
+        title=title,
+        updated_at=updated_at,
+        pinned=pinned,
+        folder_id=folder_id,
+        source=source,
+    )
+    user_event_on_commit(user_id=user_id, event={"type": "conversation.updated", "conversation": state})
+    return True
+
+
 def conversation_updated_on_commit(conversation: Conversation) -> None:
     """``conversation.updated`` with the conversation as it is now, to its owner's sockets after commit."""
-    if conversation.user_id is None or conversation.source != Conversation.Source.WEB:
-        return
-    state = conversation_state(
+    conversation_changed_on_commit(
+        user_id=conversation.user_id,
+        source=conversation.source,
         conversation_id=conversation.pk,
         title=conversation.title,
         updated_at=conversation.updated_at,
         pinned=conversation.pinned,
         folder_id=conversation.folder_id,
-        source=conversation.source,
     )
-    user_event_on_commit(user_id=conversation.user_id, event={"type": "conversation.updated", "conversation": state})
 
 
 def conversation_deleted_on_commit(conversation: Conversation) -> None:

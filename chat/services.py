@@ -21,11 +21,10 @@ from audit.services import LLMCallRecord, audit_llm_chat, audit_record
 from chat import relay
 from chat.errors import error_params, error_text
 from chat.events import (
+    conversation_changed_on_commit,
     conversation_deleted_on_commit,
-    conversation_state,
     conversation_updated_on_commit,
     folders_updated_on_commit,
-    user_event_on_commit,
 )
 from chat.groups import GLOBAL_GROUP, tenant_group
 from chat.models import Conversation, Feedback, Folder, Message, Notice, NoticeAcknowledgement
@@ -537,17 +536,17 @@ def conversation_touch(*, conversation_id: int, now: datetime) -> Touched | None
 def _answer_saved_events(*, start: TurnStart, outcome: ReplyOutcome, touched: Touched) -> None:
     """After commit: the conversation moved up in its owner's sidebars; a web conversation's first good answer
     asks the model for its title (``chat.titles``). No query: ``touched`` came back with the update."""
-    if touched.source != Conversation.Source.WEB or touched.user_id is None:
-        return  # Slack threads are not in the sidebar and never get a model title
-    state = conversation_state(
+    in_sidebar = conversation_changed_on_commit(
+        user_id=touched.user_id,
+        source=touched.source,
         conversation_id=touched.conversation_id,
         title=touched.title,
         updated_at=touched.updated_at,
         pinned=touched.pinned,
         folder_id=touched.folder_id,
-        source=touched.source,
     )
-    user_event_on_commit(user_id=touched.user_id, event={"type": "conversation.updated", "conversation": state})
+    if not in_sidebar:
+        return  # Slack threads are not in the sidebar and never get a model title
     if (
         start.title_wanted
         and outcome.status in (Message.Status.OK, Message.Status.LENGTH)

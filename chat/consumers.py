@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import engine, relay
+from chat.branches import versions_json
 from chat.engine import LiveSink, done_frame
 from chat.errors import message_error
 from chat.groups import GLOBAL_GROUP, tenant_group, user_group
@@ -213,6 +214,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             user=self.user,
             conversation_id=_int(content, "conversation_id"),
             new_text=_str(content, "text", limit=10 * MAX_TEXT),
+            message_id=_int(content, "message_id", optional=True),
         )
         await self._launch(start, _str(content, "request_id", optional=True, limit=64))
 
@@ -234,8 +236,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     "id": start.user_message_id,
                     "content": start.user_message_text,
                     "html": render_plain(start.user_message_text),
+                    "versions": versions_json(start.user_versions, start.user_message_id),
                 },
                 "assistant_message_id": start.assistant_message_id,
+                "assistant_versions": versions_json(start.answer_versions, start.assistant_message_id),
                 "model": {
                     "id": start.model_version_id,
                     "label": start.model_label,

@@ -55,9 +55,11 @@ def conversation_changed_on_commit(
     updated_at: datetime,
     pinned: bool,
     folder_id: int | None,
+    reload: bool = False,
 ) -> bool:
     """``conversation.updated`` with these values, to the owner's sockets after commit. Only a person's web
-    conversations are in a sidebar: returns whether this one is (and so was sent)."""
+    conversations are in a sidebar: returns whether this one is (and so was sent). ``reload``: its messages changed
+    other than by a turn (another version shown): a page showing it reads it again."""
     if user_id is None or source != Conversation.Source.WEB:
         return False
     state = conversation_state(
@@ -68,13 +70,17 @@ def conversation_changed_on_commit(
         folder_id=folder_id,
         source=source,
     )
-    user_event_on_commit(user_id=user_id, event={"type": "conversation.updated", "conversation": state})
+    event: dict[str, Any] = {"type": "conversation.updated", "conversation": state}
+    if reload:
+        event["reload"] = True
+    user_event_on_commit(user_id=user_id, event=event)
     return True
 
 
-def conversation_updated_on_commit(conversation: Conversation) -> None:
+def conversation_updated_on_commit(conversation: Conversation, *, reload: bool = False) -> None:
     """``conversation.updated`` with the conversation as it is now, to its owner's sockets after commit."""
     conversation_changed_on_commit(
+        reload=reload,
         user_id=conversation.user_id,
         source=conversation.source,
         conversation_id=conversation.pk,

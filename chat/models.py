@@ -107,7 +107,15 @@ class Message(TenantScopedModel):
     # the content; PostgreSQL indexes to_tsvector('simple', search_text) with GIN (migration 0007, docs/search.md).
     search_text = models.TextField(blank=True, default="", editable=False)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OK)
-    superseded = models.BooleanField(default=False, help_text=_("An answer replaced by a regenerated one"))
+    # The message this one follows: an answer's question, a question's previous answer (None: a first question).
+    # Edits and regenerations are siblings under one parent (chat.branches).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children", db_index=False
+    )
+    superseded = models.BooleanField(
+        default=False,
+        help_text=_("Off the active path: an earlier version of an edited question or of a regenerated answer"),
+    )
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     model_label = models.CharField(max_length=200, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
@@ -131,6 +139,8 @@ class Message(TenantScopedModel):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["conversation", "id"], name="msg_conversation_order"),
+            # The versions of one question or answer: its siblings under one parent.
+            models.Index(fields=["parent", "id"], name="msg_parent_children"),
             # Running answers in a conversation (a handful at any time): the busy check at every turn start.
             models.Index(fields=["conversation"], condition=models.Q(status="streaming"), name="msg_streaming"),
             # Running answers (a handful at any time): the per-person cap counts them at every turn start.

@@ -22,7 +22,8 @@ def conversation_list(*, tenant: Tenant, user: User, query: str = "") -> QuerySe
     query = query.strip()
     if query:
         # Message text through chat.search: the GIN index on PostgreSQL, icontains elsewhere (docs/search.md).
-        mine = Message.objects.filter(tenant=tenant, conversation__user=user)
+        # Only what the page shows: earlier versions of edited questions and regenerated answers are not found.
+        mine = Message.objects.filter(tenant=tenant, conversation__user=user, superseded=False)
         in_text = messages_matching(mine, query).values("conversation_id")
         qs = qs.filter(Q(title__icontains=query) | Q(pk__in=in_text))
     return qs.select_related("model_version").order_by("-pinned", "-updated_at", "-pk")
@@ -44,7 +45,7 @@ def conversation_search_hits(
         return {}
     ids = [c.pk for c in conversations]
     first = (
-        messages_matching(Message.objects.filter(tenant=tenant, conversation_id__in=ids), query)
+        messages_matching(Message.objects.filter(tenant=tenant, conversation_id__in=ids, superseded=False), query)
         .values("conversation_id")
         .annotate(first=Min("pk"))
         .values("first")
@@ -140,11 +141,10 @@ def title_subject(*, tenant_id: int, conversation_id: int, answer_id: int) -> Ti
         role=Message.Role.ASSISTANT,
         status__in=(Message.Status.OK, Message.Status.LENGTH),
     ).first()
-    if answer is None or answer.model_version_id is None:
+    if answer is None or answer.model_version_id is None or answer.parent_id is None:
         return None
     question = (
-        Message.objects.filter(tenant_id=tenant_id, conversation=conversation, role=Message.Role.USER, pk__lt=answer_id)
-        .order_by("-pk")
+        Message.objects.filter(tenant_id=tenant_id, conversation=conversation, pk=answer.parent_id)
         .values_list("content", flat=True)
         .first()
     )
@@ -185,6 +185,12 @@ def conversation_join_state(
         None,
     )
     return JoinState(conversation_id=conversation.pk, running=running, finished=finished)
+
+
+def message_active_tail_id(*, tenant: Tenant, conversation: Conversation) -> int | None:
+    """The last message of the conversation's active path: what a new question follows (``chat.branches``)."""
+    active = Message.objects.filter(tenant=tenant, conversation=conversation, superseded=False)
+    return active.order_by("-pk").values_list("pk", flat=True).first()
 
 
 def message_content(*, tenant: Tenant, message_id: int) -> str | None:

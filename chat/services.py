@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.utils.translation import gettext, ngettext
 from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
 from chat import relay
+from chat.branches import active_path
 from chat.errors import error_params, error_text
 from chat.events import (
     conversation_changed_on_commit,
@@ -30,7 +31,14 @@ from chat.groups import GLOBAL_GROUP, tenant_group
 from chat.models import Conversation, Feedback, Folder, Message, Notice, NoticeAcknowledgement
 from chat.outcome import ReplyOutcome
 from chat.search import search_text_for
-from chat.selectors import answer_get, conversation_get, conversation_get_for_update, folder_get, folder_list
+from chat.selectors import (
+    answer_get,
+    conversation_get,
+    conversation_get_for_update,
+    folder_get,
+    folder_list,
+    message_get,
+)
 from chat.usage import answer_usage, interrupted_usage
 from llm.client import ModelSpec, ProviderKind, estimate_messages_tokens, estimate_tokens
 from llm.models import Deployment, ModelVersion
@@ -86,6 +94,9 @@ class TurnStart:
     time_zone: str = ""  # the company's: usage days and budget periods
     ticket: Ticket | None = None  # the budget reservation this answer holds
     conversation_updated_at: str = ""  # ISO, as this turn left it (chat.accepted)
+    # An edit's question and a regenerated answer have earlier versions: the ids of all, oldest first (chat.branches).
+    user_versions: tuple[int, ...] = ()
+    answer_versions: tuple[int, ...] = ()
     title_wanted: bool = False  # a web conversation's first answer: once it is OK, the model names the conversation
 
 
@@ -137,17 +148,23 @@ def build_prompt(*, system_prompt: str, history: list[Message], spec: ModelSpec)
     return head + turns, trimmed
 
 
-def _history(conversation: Conversation) -> list[Message]:
-    """What the model sees: answered turns in order; superseded, failed and empty answers left out."""
-    keep = []
-    for message in conversation.messages.filter(superseded=False).order_by("pk"):
-        if message.role == Message.Role.ASSISTANT and (
-            message.status in (Message.Status.ERROR, Message.Status.PROMPT_FILTERED, Message.Status.STREAMING)
-            or not message.content.strip()
-        ):
-            continue
-        keep.append(message)
-    return keep
+def _active_messages(conversation: Conversation) -> list[Message]:
+    return list(conversation.messages.filter(superseded=False).defer("search_text").order_by("pk"))
+
+
+def model_history(path: list[Message]) -> list[Message]:
+    """What the model sees of the active path (``chat.branches``): failed and empty answers left out."""
+    return [
+        message
+        for message in path
+        if not (
+            message.role == Message.Role.ASSISTANT
+            and (
+                message.status in (Message.Status.ERROR, Message.Status.PROMPT_FILTERED, Message.Status.STREAMING)
+                or not message.content.strip()
+            )
+        )
+    ]
 
 
 def model_version_resolve(
@@ -327,14 +344,21 @@ def turn_begin(
         raise ChatRefused("model_unavailable", gettext("That model has no working deployment right now."))
     spec = model_spec(model_version, deployments=deployments)
     if history is None:
-        # A new conversation's history is its first message: no query for it.
-        history = [] if conversation_saved else _history(conversation)
+        # A new conversation's history is its first message: no query for it. The active path's last message is
+        # what a new question follows (chat.branches).
+        path = [] if conversation_saved else _active_messages(conversation)
+        history = model_history(path)
         if user_message.pk is None:
-            history.append(user_message)  # inserted below, with the answer
+            user_message.parent = path[-1] if path else None
+            history.append(user_message)  # inserted below, before the answer
     prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=spec)
+    if user_message.pk is None:
+        user_message.search_text = search_text_for(user_message.content)  # what search finds (chat.search)
+        user_message.save(force_insert=True)
     assistant = Message(
         tenant=tenant,
         conversation=conversation,
+        parent=user_message,
         role=Message.Role.ASSISTANT,
         status=Message.Status.STREAMING,
         model_version=model_version,
@@ -343,11 +367,7 @@ def turn_begin(
         speaker=speaker,
         speaker_email=user.email if user is not None else speaker_email,
     )
-    if user_message.pk is None:
-        user_message.search_text = search_text_for(user_message.content)  # what search finds (chat.search)
-        Message.objects.bulk_create([user_message, assistant])  # one statement for both (PostgreSQL returns ids)
-    else:
-        assistant.save(force_insert=True)
+    assistant.save(force_insert=True)
     # Last, with the answer's id as its reservation: a refusal rolls the rows above back with the caller's
     # transaction (and a reservation whose transaction rolled back is dropped by the reconcile).
     ticket = budget_check(
@@ -451,24 +471,39 @@ def chat_turn_retry(
     user: User,
     conversation_id: object,
     new_text: object | None = None,
+    message_id: object | None = None,
     model_version_id: object | None = None,
 ) -> TurnStart:
-    """Regenerate (``new_text`` None) or edit-and-resend the last user message. Earlier answers to it stay in the
-    history, marked superseded."""
+    """Regenerate (``new_text`` None) the answer to the active path's last question, or edit-and-resend a question
+    (``message_id``; the last one if None). Nothing is lost (``chat.branches``): an edit is a new version of the
+    question under the same parent, a regenerated answer a new version under the same question; the earlier
+    versions leave the active path and stay one arrow away."""
     try:
         conversation = conversation_lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
     except Http404:
         raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
     if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
         raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
-    last_user = conversation.messages.filter(role=Message.Role.USER).order_by("pk").last()
-    if last_user is None:
-        raise ChatRefused("nothing_to_regenerate", gettext("There is no message to answer again."))
+    questions = conversation.messages.filter(role=Message.Role.USER)
+    if message_id is None or new_text is None:
+        question = questions.filter(superseded=False).order_by("pk").last()
+        if question is None:
+            raise ChatRefused("nothing_to_regenerate", gettext("There is no message to answer again."))
+    else:
+        try:
+            question = questions.get(pk=int(message_id))  # type: ignore[call-overload]
+        except (Message.DoesNotExist, ValueError, TypeError):
+            raise ChatRefused("not_found", gettext("This message does not exist.")) from None
     if new_text is not None:
-        last_user.content = validate_text(new_text)
-        last_user.search_text = search_text_for(last_user.content)
-        last_user.save(update_fields=["content", "search_text", "updated_at"])
-    conversation.messages.filter(pk__gt=last_user.pk, role=Message.Role.ASSISTANT).update(superseded=True)
+        question = Message.objects.create(
+            tenant=tenant,
+            conversation=conversation,
+            parent_id=question.parent_id,
+            role=Message.Role.USER,
+            content=(text := validate_text(new_text)),
+            search_text=search_text_for(text),
+        )
+    _activate(conversation, through=question.pk, descend=False)  # the path up to the question; the rest steps aside
     served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
     # The first answer failed and this one is asked for again: it may still give the conversation its title.
     title_wanted = (
@@ -482,13 +517,48 @@ def chat_turn_retry(
         tenant=tenant,
         conversation=conversation,
         model_version=served.version,
-        user_message=last_user,
+        user_message=question,
         user=user,
         deployments=served.deployments,
         title_wanted=title_wanted,
     )
+    if new_text is not None:
+        siblings = conversation.messages.filter(parent_id=question.parent_id, role=Message.Role.USER)
+        start = replace(start, user_versions=tuple(siblings.order_by("pk").values_list("pk", flat=True)))
+    else:
+        answers = conversation.messages.filter(parent_id=question.pk)
+        start = replace(start, answer_versions=tuple(answers.order_by("pk").values_list("pk", flat=True)))
     conversation_updated_on_commit(conversation)  # moved up: every tab's sidebar
     return start
+
+
+def _activate(conversation: Conversation, *, through: int, descend: bool) -> None:
+    """Make the path through message ``through`` the active one (``chat.branches.active_path``): two UPDATEs at
+    most, touching only the messages that change sides."""
+    rows = list(conversation.messages.values_list("pk", "parent_id", "superseded"))
+    active = set(active_path([(pk, parent) for pk, parent, _ in rows], through=through, descend=descend))
+    leaving = [pk for pk, _, superseded in rows if not superseded and pk not in active]
+    joining = [pk for pk, _, superseded in rows if superseded and pk in active]
+    if leaving:
+        Message.objects.filter(pk__in=leaving).update(superseded=True)
+    if joining:
+        Message.objects.filter(pk__in=joining).update(superseded=False)
+
+
+@transaction.atomic
+def conversation_version_show(*, tenant: Tenant, user: User, conversation_id: object, message_id: object) -> None:
+    """The "< 1/2 >" arrows: show another version of a question or an answer. The path through it becomes the
+    active one, with the newest version below it at each step; the model's context follows the page. Refused while
+    an answer runs."""
+    conversation = conversation_lock(conversation_get(tenant=tenant, user=user, conversation_id=conversation_id))
+    if Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).exists():
+        raise ChatRefused("busy", gettext("An answer is still being written in this conversation. Wait or stop it."))
+    try:
+        target = message_get(tenant=tenant, conversation=conversation, message_id=message_id)
+    except Http404:
+        raise ChatRefused("not_found", gettext("This message does not exist.")) from None
+    _activate(conversation, through=target.pk, descend=True)
+    conversation_updated_on_commit(conversation, reload=True)  # the person's other tabs show the same path
 
 
 # Looked up by name: chat.tasks imports chat.titles, which imports this module (docs/architecture.md).

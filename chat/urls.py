@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/conversations/<int:conversation_id>/rename/", views.rename, name="rename"),
     path("api/conversations/<int:conversation_id>/delete/", views.delete, name="delete"),
     path("api/conversations/<int:conversation_id>/settings/", views.configure, name="settings"),
+    path("api/conversations/<int:conversation_id>/versions/", views.show_version, name="versions"),
     path("api/conversations/<int:conversation_id>/pin/", views.pin, name="pin"),
     path("api/conversations/<int:conversation_id>/folder/", views.conversation_folder, name="conversation_folder"),
     path("api/folders/", views.folders, name="folders"),

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.api import error_response, json_body, json_errors
+from chat.branches import versions_of
 from chat.errors import filter_note, message_error
 from chat.events import folder_state
 from chat.models import Conversation, Message
@@ -41,6 +42,7 @@ from chat.services import (
     conversation_folder_set,
     conversation_pin,
     conversation_rename,
+    conversation_version_show,
     feedback_save,
     folder_create,
     folder_delete,
@@ -86,7 +88,7 @@ CHAT_STRINGS: dict[str, str] = {
     "regenerate": gettext_noop("Regenerate"),
     "regenerate_label": gettext_noop("Regenerate this answer"),
     "edit": gettext_noop("Edit"),
-    "edit_label": gettext_noop("Edit your last message"),
+    "edit_label": gettext_noop("Edit this message"),
     "edit_input_label": gettext_noop("Your message"),
     "save_and_send": gettext_noop("Save and send"),
     "cancel": gettext_noop("Cancel"),
@@ -96,7 +98,9 @@ CHAT_STRINGS: dict[str, str] = {
     "copy_answer": gettext_noop("Copy answer"),
     "copied": gettext_noop("Copied"),
     "copy_failed": gettext_noop("Could not copy"),
-    "previous_answer": gettext_noop("Previous answer"),
+    "previous_version": gettext_noop("Previous version"),
+    "next_version": gettext_noop("Next version"),
+    "version_of": gettext_noop("Version {n} of {count}"),
     "context_trimmed": gettext_noop("Earlier messages were left out to fit the model's context window."),
     "status_stopped": gettext_noop("Stopped"),
     "status_error": gettext_noop("Error"),
@@ -244,6 +248,7 @@ def chat_page(request: AuthedRequest, conversation_id: int | None = None) -> Htt
             "prompt": reverse("chat:prompt", kwargs={"prompt_id": 0}),
             "prompt_delete": reverse("chat:prompt_delete", kwargs={"prompt_id": 0}),
             "feedback": reverse("chat:feedback", kwargs={"message_id": 0}),
+            "versions": reverse("chat:versions", kwargs=zero),
             "import": reverse("chat:import"),
             "export_md": reverse("chat:export_md", kwargs=zero),
             "export_json": reverse("chat:export_json", kwargs=zero),
@@ -296,6 +301,7 @@ def _message_json(message: Message) -> dict[str, Any]:
     is_user = message.role == Message.Role.USER
     return {
         "id": message.pk,
+        "parent_id": message.parent_id,
         "role": message.role,
         "content": message.content,
         "html": render_plain(message.content) if is_user else render_markdown(message.content),
@@ -346,20 +352,45 @@ def conversations(request: AuthedRequest) -> JsonResponse:
 @require_GET
 def conversation_detail(request: AuthedRequest, conversation_id: int) -> JsonResponse:
     conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
-    messages = list(message_list(tenant=request.tenant, conversation=conversation))
+    return JsonResponse(_conversation_page(request, conversation))
+
+
+def _conversation_page(request: AuthedRequest, conversation: Conversation) -> dict[str, Any]:
+    """The conversation as the page shows it: its active path (``chat.branches``), each message with its versions."""
+    every = list(message_list(tenant=request.tenant, conversation=conversation))
+    messages = [m for m in every if not m.superseded]
+    versions = versions_of([(m.pk, m.parent_id) for m in every], [m.pk for m in messages])
     running = next((m for m in reversed(messages) if m.status == Message.Status.STREAMING), None)
     if running is not None:
         running.content = buffer_read_sync(running.pk) or running.content
     answers = [m.pk for m in messages if m.role == Message.Role.ASSISTANT]
     thumbs = feedback_by_message(tenant=request.tenant, user=request.user, message_ids=answers)
-    return JsonResponse(
-        {
-            "conversation": _conversation_json(conversation),
-            "messages": [{**_message_json(m), "feedback": thumbs.get(m.pk)} for m in messages],
-            # The text so far (reply buffer): the page shows it and joins the socket with this end for the rest.
-            "running": {"message_id": running.pk, "end": len(running.content)} if running else None,
-        }
+    return {
+        "conversation": _conversation_json(conversation),
+        "messages": [
+            {
+                **_message_json(m),
+                "feedback": thumbs.get(m.pk),
+                "versions": versions[m.pk].as_json() if m.pk in versions else None,
+            }
+            for m in messages
+        ],
+        # The text so far (reply buffer): the page shows it and joins the socket with this end for the rest.
+        "running": {"message_id": running.pk, "end": len(running.content)} if running else None,
+    }
+
+
+@json_api
+@require_POST
+def show_version(request: AuthedRequest, conversation_id: int) -> JsonResponse:
+    """``POST /api/conversations/<id>/versions/`` ``{"message_id": n}``: show that version of a question or an
+    answer (the "< 1/2 >" arrows). Answers with the conversation as the page then shows it."""
+    body = _body(request)
+    conversation_version_show(
+        tenant=request.tenant, user=request.user, conversation_id=conversation_id, message_id=body.get("message_id")
     )
+    conversation = conversation_get(tenant=request.tenant, user=request.user, conversation_id=conversation_id)
+    return JsonResponse(_conversation_page(request, conversation))
 
 
 def _mutation(request: AuthedRequest, conversation_id: int, action: Any) -> JsonResponse:

@@ -27,7 +27,7 @@ from chat.engine import run_reply_detached
 from chat.errors import error_text
 from chat.models import Conversation, Message
 from chat.search import search_text_for
-from chat.selectors import notice_current
+from chat.selectors import message_active_tail_id, notice_current
 from chat.services import (
     ChatRefused,
     TurnStart,
@@ -270,6 +270,7 @@ def slack_turn_start(
     user_message = Message.objects.create(
         tenant=tenant,
         conversation=conversation,
+        parent_id=message_active_tail_id(tenant=tenant, conversation=conversation),
         role=Message.Role.USER,
         content=text,
         search_text=search_text_for(text),

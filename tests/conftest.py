@@ -30,6 +30,16 @@ def audit_digest_dir(settings: Any, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(autouse=True)
+def celery_join_flag() -> None:
+    """Eager ``Task.apply`` flips Celery's process-wide "joining would block" flag and puts back what it read
+    (celery.result.denied_join_result). Eager tasks run from two threads at once (an answer finishing on a relay
+    thread while another runs) can put back the other's True: ``.get()`` in a later test would then refuse."""
+    from celery._state import _set_task_join_will_block  # type: ignore[attr-defined]  # private, not in the stubs
+
+    _set_task_join_will_block(False)
+
+
+@pytest.fixture(autouse=True)
 def usage_counters() -> Iterator[None]:
     """Budget counters start empty in every test (ids repeat between tests on SQLite)."""
     from usage import counters, prices

@@ -168,6 +168,12 @@ def _conversations(*, user: User, export: V1Export, folders: dict[str, Folder]) 
         for role, content in source.messages
     ]
     Message.objects.bulk_create(messages, batch_size=BATCH)
+    # chatbot-ui kept one path per conversation: each message follows the one before it (chat.branches).
+    previous: dict[int, Message] = {}
+    for message in messages:
+        message.parent = previous.get(message.conversation_id)
+        previous[message.conversation_id] = message
+    Message.objects.bulk_update([m for m in messages if m.parent_id], ["parent"], batch_size=BATCH)
     # A message's times are its conversation's creation (not a moment after): one UPDATE per chunk.
     ids = [row.pk for row in created]
     conversation_time = Subquery(Conversation.objects.filter(pk=OuterRef("conversation_id")).values("created_at")[:1])

@@ -136,7 +136,7 @@ def test_stop_keeps_the_partial_answer_marked_stopped_also_after_reload(
     expect(answer.get_by_test_id("model-label")).to_have_text(gpt4o.label)
 
 
-def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
+def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_as_a_version(
     page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
 ) -> None:
     upstream.script("gpt-4o", up.normal("The first answer."), up.stream_tokens(60, rate=30))
@@ -144,10 +144,12 @@ def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
     send(page, "Answer twice")
     expect(answers(page).last).to_have_attribute("data-status", "ok", timeout=SLOW)
     expect(answers(page).last.get_by_test_id("message-body")).to_have_text("The first answer.")
+    expect(answers(page).last.get_by_test_id("versions")).to_have_count(0)  # one version: no arrows
 
     page.get_by_test_id("regenerate").click()
     new = answers(page).last
     expect(new).to_have_attribute("data-status", "streaming")
+    expect(new.get_by_test_id("version-count")).to_have_text("2 / 2")  # from chat.accepted, while it streams
     wait_for_words(new, 3)
     first = stream_text(new)
     wait_for_words(new, len(first.split()) + 5)
@@ -155,25 +157,28 @@ def test_regenerate_streams_a_new_answer_and_keeps_the_previous_one_collapsed(
     expect(new).to_have_attribute("data-status", "ok", timeout=SLOW)
     expect(new.get_by_test_id("message-body")).to_have_text(words(60).strip())
 
-    def check_previous_answer_collapsed() -> None:
-        expect(answers(page)).to_have_count(1)  # only the new answer is in the main flow
+    def check_versions(shown: int, text: str) -> None:
+        expect(answers(page)).to_have_count(1)  # one answer on the page: the version shown
         expect(user_messages(page)).to_have_count(1)
-        previous = page.locator("#message-list > details.superseded")
-        expect(previous).to_have_count(1)
-        expect(previous).not_to_have_attribute("open", "")
-        expect(previous.locator("summary")).to_have_text(f"Previous answer · {gpt4o.label}")
-        old = previous.get_by_test_id("message")
-        expect(old.get_by_test_id("message-body")).to_have_text("The first answer.")
-        expect(old.get_by_test_id("message-body")).to_be_hidden()  # collapsed
-        previous.locator("summary").click()
-        expect(old.get_by_test_id("message-body")).to_be_visible()
-        expect(old.get_by_test_id("regenerate")).to_have_count(0)  # actions only on the last answer
-        expect(answers(page).last.get_by_test_id("regenerate")).to_be_visible()
+        answer = answers(page).last
+        expect(answer.get_by_test_id("message-body")).to_have_text(text)
+        expect(answer.get_by_test_id("version-count")).to_have_text(f"{shown} / 2")
+        expect(answer.get_by_test_id("versions")).to_have_attribute("aria-label", f"Version {shown} of 2")
+        previous, following = answer.get_by_test_id("version-previous"), answer.get_by_test_id("version-next")
+        expect(previous).to_be_enabled() if shown == 2 else expect(previous).to_be_disabled()
+        expect(following).to_be_enabled() if shown == 1 else expect(following).to_be_disabled()
+        expect(answer.get_by_test_id("regenerate")).to_be_visible()
 
-    check_previous_answer_collapsed()
+    check_versions(2, words(60).strip())
     page.reload()  # the same from the server
-    expect(answers(page).last.get_by_test_id("message-body")).to_have_text(words(60).strip())
-    check_previous_answer_collapsed()
+    check_versions(2, words(60).strip())
+    answers(page).last.get_by_test_id("version-previous").click()
+    check_versions(1, "The first answer.")
+    expect(answers(page).last.get_by_test_id("version-next")).to_be_focused()  # the keyboard stays on the arrows
+    page.reload()
+    check_versions(1, "The first answer.")
+    answers(page).last.get_by_test_id("version-next").click()
+    check_versions(2, words(60).strip())
 
     rows = list(Message.objects.filter(role=Message.Role.ASSISTANT).order_by("pk"))
     assert [(m.content, m.superseded, m.status) for m in rows] == [
@@ -459,16 +464,22 @@ def test_refresh_mid_stream_under_load_of_30_replies_in_two_tenants(
             assert not reply.messages_seen & a_messages
 
 
-def test_edit_and_resend_the_last_user_message(
+def test_edit_and_resend_keeps_the_earlier_question_and_answer_one_arrow_away(
     page: Page, server: DaphneServer, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer
 ) -> None:
-    upstream.script("gpt-4o", up.normal("About cats."), up.normal("About dogs."))
+    upstream.script(
+        "gpt-4o", up.normal("About cats."), up.normal("Cats sleep a lot."), up.normal("About dogs."), up.normal("Woof.")
+    )
     sign_in(page, server, user_a)
     send(page, "Tell me about cats")
     expect(answers(page).last).to_have_attribute("data-status", "ok", timeout=SLOW)
+    send(page, "And their sleep?")
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("Cats sleep a lot.", timeout=SLOW)
 
-    user_message = user_messages(page).last
-    user_message.get_by_test_id("edit-last").click()
+    # Edit the first question, not the last: everything after it steps aside.
+    first_question = user_messages(page).first
+    first_question.hover()
+    first_question.get_by_test_id("edit-message").click()
     editor = page.get_by_test_id("edit-input")
     expect(editor).to_have_value("Tell me about cats")
     expect(editor).to_be_focused()
@@ -476,21 +487,35 @@ def test_edit_and_resend_the_last_user_message(
     page.get_by_test_id("edit-save").click()
 
     expect(editor).to_have_count(0)
-    expect(user_messages(page)).to_have_count(1)
-    expect(user_message.get_by_test_id("message-body")).to_have_text("Tell me about dogs instead")
     expect(answers(page).last.get_by_test_id("message-body")).to_have_text("About dogs.", timeout=SLOW)
     expect(answers(page).last).to_have_attribute("data-status", "ok")
-    expect(page.locator("#message-list > details.superseded").get_by_test_id("message-body")).to_have_text(
-        "About cats."
-    )
 
+    def check(questions: list[str], replies: list[str], shown: int) -> None:
+        expect(user_messages(page).locator("[data-testid='message-body']")).to_have_text(questions)
+        expect(answers(page).locator("[data-testid='message-body']")).to_have_text(replies)
+        expect(user_messages(page).first.get_by_test_id("version-count")).to_have_text(f"{shown} / 2")
+
+    dogs = (["Tell me about dogs instead"], ["About dogs."], 2)
+    cats = (["Tell me about cats", "And their sleep?"], ["About cats.", "Cats sleep a lot."], 1)
+    check(*dogs)
     assert upstream.requests_to("gpt-4o")[-1].json["messages"][-1]["content"] == "Tell me about dogs instead"
-    assert list(Message.objects.filter(role=Message.Role.USER).values_list("content", flat=True)) == [
-        "Tell me about dogs instead"
-    ]
+    assert len(upstream.requests_to("gpt-4o")[-1].json["messages"]) == 1  # the earlier turns are not context
     page.reload()
-    expect(user_messages(page).last.get_by_test_id("message-body")).to_have_text("Tell me about dogs instead")
-    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("About dogs.")
+    check(*dogs)
+
+    # "< 1/2": the earlier question comes back with everything that followed it.
+    user_messages(page).first.get_by_test_id("version-previous").click()
+    check(*cats)
+    page.reload()
+    check(*cats)
+    # A follow-up continues the path shown.
+    send(page, "Thanks")
+    expect(answers(page).last.get_by_test_id("message-body")).to_have_text("Woof.", timeout=SLOW)
+    sent = [m["content"] for m in upstream.requests_to("gpt-4o")[-1].json["messages"]]
+    assert sent == ["Tell me about cats", "About cats.", "And their sleep?", "Cats sleep a lot.", "Thanks"]
+    user_messages(page).first.get_by_test_id("version-next").click()
+    check(*dogs)
+    assert Message.objects.filter(role=Message.Role.USER).count() == 4  # nothing lost
 
 
 def test_notice_banner_acknowledged_then_updated_live_from_the_admin(

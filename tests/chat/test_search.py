@@ -236,7 +236,8 @@ def test_snippet_for_text() -> None:
 
 
 # --- Where search_text is written -----------------------------------------------------------------------------------
-def _finish(start: Any, text: str) -> None:
+def finish(start: Any, text: str) -> None:
+    """The answer ``text`` saved as the engine saves a finished one."""
     outcome = ReplyOutcome()
     outcome.parts.append(text)
     outcome.length = len(text)
@@ -251,7 +252,7 @@ def test_turn_start_finalize_and_edit_write_search_text(
     question = Message.objects.get(pk=start.user_message_id)
     assert question.search_text == search_text_for("来週の予定を教えて")
     assert Message.objects.get(pk=start.assistant_message_id).search_text == ""  # nothing written yet
-    _finish(start, "来週は会議室の予約があります。")
+    finish(start, "来週は会議室の予約があります。")
     answer = Message.objects.get(pk=start.assistant_message_id)
     assert answer.search_text == search_text_for(answer.content)
     assert ids(search(client_a, "会議")) == {start.conversation_id}

@@ -551,12 +551,13 @@ async def test_an_upstream_error_keeps_the_first_words(
 
 def _answered(user: User, model: ModelVersion, question: str, **fields: Any) -> tuple[Conversation, Message]:
     conversation = conversation_of(user, question[:60], model_version=model, **fields)
-    Message.objects.create(
+    asked = Message.objects.create(
         tenant_id=user.tenant_id, conversation=conversation, role=Message.Role.USER, content=question
     )
     answer = Message.objects.create(
         tenant_id=user.tenant_id,
         conversation=conversation,
+        parent=asked,
         role=Message.Role.ASSISTANT,
         content=ANSWER,
         model_version=model,

@@ -11,8 +11,10 @@ import {
   isStreamFrame,
   joinFrame,
   parseFrame,
+  parseVersions,
   regenerateFrame,
   sendFrame,
+  versionStep,
 } from "../../static/js/chat/protocol.js";
 
 const delta = (offset, text, end = offset + codePointLength(text)) => ({
@@ -96,4 +98,24 @@ test("client frames carry what the protocol asks for", () => {
   assert.equal("system_prompt" in sendFrame({ requestId: "r", conversationId: null, text: "hi", modelVersionId: null, systemPrompt: "  " }), false);
   assert.equal("model_version_id" in regenerateFrame({ requestId: "r", conversationId: 5, modelVersionId: null }), false);
   assert.deepEqual(editFrame({ requestId: "r", conversationId: 5, text: "new" }), { type: "chat.edit", request_id: "r", conversation_id: 5, text: "new" });
+  assert.deepEqual(editFrame({ requestId: "r", conversationId: 5, text: "new", messageId: 9 }), {
+    type: "chat.edit", request_id: "r", conversation_id: 5, text: "new", message_id: 9,
+  });
+  assert.equal("message_id" in editFrame({ requestId: "r", conversationId: 5, text: "x", messageId: null }), false);
+});
+
+test("versions: only a well-formed list of two or more, with the shown one inside it", () => {
+  assert.deepEqual(parseVersions({ ids: [3, 5, 7], index: 1 }), { ids: [3, 5, 7], index: 1 });
+  for (const bad of [null, undefined, {}, { ids: [3], index: 0 }, { ids: [3, 5], index: 2 }, { ids: [3, 5], index: -1 },
+    { ids: [3, "5"], index: 0 }, { ids: [3, 5], index: 0.5 }, { ids: "3,5", index: 0 }]) {
+    assert.equal(parseVersions(bad), null, JSON.stringify(bad));
+  }
+});
+
+test("versions: the arrows step to the neighbour, and stop at either end", () => {
+  const versions = { ids: [3, 5, 7], index: 1 };
+  assert.equal(versionStep(versions, -1), 3);
+  assert.equal(versionStep(versions, 1), 7);
+  assert.equal(versionStep({ ids: [3, 5], index: 0 }, -1), null);
+  assert.equal(versionStep({ ids: [3, 5], index: 1 }, 1), null);
 });

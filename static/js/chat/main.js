@@ -31,10 +31,9 @@ import {
   markStreaming,
   setModelLabel,
   setSafeHtml,
-  setUserContent,
+  setVersions,
   showCopied,
   useSanitizer,
-  wrapSuperseded,
 } from "./messages.js";
 import {
   editFrame,
@@ -44,6 +43,7 @@ import {
   leaveFrame,
   newRequestId,
   parseFrame,
+  parseVersions,
   regenerateFrame,
   sendFrame,
 } from "./protocol.js";
@@ -132,6 +132,7 @@ const state = {
   conversation: null,
   refreshing: false,
   refreshAgain: false,
+  switchingVersion: false,
   /** @type {Map<number, LiveStream>} assistant message id → its stream */
   streams: new Map(),
   /** @type {{messageId: number} | null} */
@@ -461,18 +462,23 @@ function onAccepted(frame) {
   header.update();
   const userMessage = frame.user_message || {};
   let userEl = isInt(userMessage.id) ? findMessage(userMessage.id) : null;
-  if (request.kind === "send" && !userEl && isInt(userMessage.id)) {
-    userEl = buildUserMessage(userMessage);
-    appendMessage(userEl, false);
-  } else if (userEl && request.kind === "edit") {
-    setUserContent(userEl, userMessage);
-  }
   if (request.kind === "edit") {
+    // A new version of the question: it takes the edited one's place, and what followed steps aside.
+    const edited = isInt(request.messageId) ? findMessage(request.messageId) : null;
     closeEditor(false);
     els.composer.focus();
+    if (edited && !userEl && isInt(userMessage.id)) {
+      userEl = buildUserMessage(userMessage);
+      edited.replaceWith(userEl);
+    }
+    if (userEl) setVersions(userEl, parseVersions(userMessage.versions));
+  } else if (request.kind === "send" && !userEl && isInt(userMessage.id)) {
+    userEl = buildUserMessage(userMessage);
+    appendMessage(userEl);
   }
   if (request.kind !== "send") {
-    supersedeAnswersAfter(userEl || lastOf(".message-list > .msg[data-role='user']"), frame.assistant_message_id);
+    if (userEl) dropMessagesAfter(userEl);
+    else scheduleRefresh(); // the question is not on this page (another tab moved on): read it again
   }
   if (isInt(frame.assistant_message_id) && !findMessage(frame.assistant_message_id)) {
     const assistant = buildAssistantMessage({
@@ -480,7 +486,8 @@ function onAccepted(frame) {
       status: "streaming",
       modelLabel: frame.model && frame.model.label,
     });
-    appendMessage(assistant, false);
+    setVersions(assistant, parseVersions(frame.assistant_versions));
+    appendMessage(assistant);
     startStreaming(assistant, { text: "", end: 0 });
   }
   refreshLastActions();
@@ -538,6 +545,7 @@ function onConversationUpdated(frame) {
   if (conversation.id === view.conversationId && state.conversation) {
     state.conversation = { ...state.conversation, ...conversation };
     header.update();
+    if (frame.reload === true) scheduleRefresh(); // another version was shown in another tab
   }
 }
 
@@ -553,11 +561,12 @@ function failPendingRequests() {
 /**
  * @param {"send" | "regenerate" | "edit"} kind
  * @param {string} text
+ * @param {number | null} [messageId]  an edit: the question edited
  * @returns {string} the request id
  */
-function trackRequest(kind, text) {
+function trackRequest(kind, text, messageId = null) {
   const requestId = newRequestId();
-  pending.add(requestId, { kind, text, conversationId: view.conversationId, viewToken: view.token });
+  pending.add(requestId, { kind, text, conversationId: view.conversationId, viewToken: view.token, messageId });
   pendingTimers.set(
     requestId,
     window.setTimeout(() => {
@@ -702,9 +711,6 @@ function renderConversation(data) {
   const wasAtBottom = state.stickToBottom;
   const scrollTop = els.scroller.scrollTop;
   const editor = captureEditor();
-  const openPrevious = new Set(
-    Array.from(els.messages.querySelectorAll("details.superseded[open] .msg"), (el) => el.getAttribute("data-message-id")),
-  );
   const running = data.running && isInt(data.running.message_id) ? data.running : null;
   const previousStreams = state.streams;
   state.streams = new Map();
@@ -713,7 +719,9 @@ function renderConversation(data) {
   for (const message of data.messages || []) {
     const isRunningMessage = running !== null && running.message_id === message.id && message.role === "assistant";
     if (message.role === "user") {
-      appendMessage(buildUserMessage(message), false);
+      const element = buildUserMessage(message);
+      setVersions(element, parseVersions(message.versions));
+      appendMessage(element);
       continue;
     }
     const element = buildAssistantMessage({
@@ -722,7 +730,8 @@ function renderConversation(data) {
       modelLabel: message.model_label,
       contextTrimmed: message.context_trimmed,
     });
-    appendMessage(element, Boolean(message.superseded));
+    setVersions(element, parseVersions(message.versions));
+    appendMessage(element);
     if (isRunningMessage) {
       startStreaming(element, resumeBase(previousStreams.get(message.id), { text: message.content || "", end: running.end }));
     } else {
@@ -736,10 +745,6 @@ function renderConversation(data) {
         note: message.note || "",
         feedback: message.feedback || null,
       });
-    }
-    if (openPrevious.has(String(message.id))) {
-      const details = element.closest("details");
-      if (details) details.open = true;
     }
   }
   dropStreams(previousStreams);
@@ -772,28 +777,49 @@ function lastOf(selector) {
   return all.length ? /** @type {HTMLElement} */ (all[all.length - 1]) : null;
 }
 
-/**
- * @param {HTMLElement} element
- * @param {boolean} superseded
- */
-function appendMessage(element, superseded) {
-  els.messages.append(superseded ? wrapSuperseded(element) : element);
+/** @param {HTMLElement} element */
+function appendMessage(element) {
+  els.messages.append(element);
 }
 
 /**
- * After a regenerate or an edit the earlier answers stay in history, collapsed (not the new one).
- * @param {HTMLElement | null} userEl
- * @param {number} keepId
+ * After an edit or a regenerate, what followed the question is another version's: off the page (one arrow away).
+ * @param {HTMLElement} userEl
  */
-function supersedeAnswersAfter(userEl, keepId) {
-  if (!userEl) return;
-  let node = userEl.nextElementSibling;
-  while (node) {
-    const next = node.nextElementSibling;
-    if (node.matches(".msg[data-role='assistant']") && Number(node.getAttribute("data-message-id")) !== keepId) {
-      wrapSuperseded(/** @type {HTMLElement} */ (node));
+function dropMessagesAfter(userEl) {
+  while (userEl.nextElementSibling) {
+    const node = userEl.nextElementSibling;
+    const id = Number(node.getAttribute("data-message-id"));
+    const stream = state.streams.get(id);
+    if (stream) dropStreams(new Map([[id, stream]]));
+    state.streams.delete(id);
+    node.remove();
+  }
+}
+
+/**
+ * The "‹ 1/2 ›" arrows: show that version. The server moves the conversation's path and answers with the page's
+ * new content; refused while an answer is written.
+ * @param {number} messageId
+ */
+async function showVersion(messageId) {
+  const id = view.conversationId;
+  if (id === null || isRunning() || pending.has() || state.switchingVersion) return;
+  state.switchingVersion = true;
+  const token = view.token;
+  try {
+    const data = await api("POST", urlFor(config.urls, "versions", id), { message_id: messageId });
+    if (token === view.token && id === view.conversationId) {
+      renderConversation(data);
+      const shown = findMessage(messageId);
+      const button = shown && /** @type {HTMLButtonElement | null} */ (shown.querySelector(".version-button:not([disabled])"));
+      if (button) button.focus(); // keep the keyboard on the arrows
     }
-    node = next;
+  } catch (err) {
+    const error = /** @type {ApiError} */ (err);
+    showError(error.message || t("error_generic"), error.code || "error");
+  } finally {
+    state.switchingVersion = false;
   }
 }
 
@@ -825,13 +851,12 @@ function startStreaming(element, base) {
   return stream;
 }
 
-// Regenerate / Retry go on the last answer, Edit on the last user message; never while a reply runs.
+// Regenerate / Retry go on the last answer, Edit on every question; never while a reply runs.
 function refreshLastActions() {
   for (const node of Array.from(els.messages.querySelectorAll("[data-last-action]"))) node.remove();
   const running = isRunning();
   const busy = pending.has();
   const lastAnswer = lastOf(".message-list > .msg[data-role='assistant']");
-  const lastUser = lastOf(".message-list > .msg[data-role='user']");
 
   for (const element of Array.from(els.messages.querySelectorAll(".msg[data-role='assistant']"))) {
     const actions = element.querySelector(".msg-actions");
@@ -847,14 +872,16 @@ function refreshLastActions() {
   }
   if (running) return;
 
-  if (lastUser && !state.editing) {
-    lastUser.querySelector(".msg-actions").append(
-      h(
-        "button",
-        { type: "button", class: "icon-button edit-last", "data-testid": "edit-last", "data-last-action": "", "aria-label": t("edit_label"), title: t("edit"), disabled: busy },
-        icon("pencil"),
-      ),
-    );
+  if (!state.editing) {
+    for (const question of Array.from(els.messages.querySelectorAll(".message-list > .msg[data-role='user']"))) {
+      question.querySelector(".msg-actions").append(
+        h(
+          "button",
+          { type: "button", class: "icon-button edit-message", "data-testid": "edit-message", "data-last-action": "", "aria-label": t("edit_label"), title: t("edit"), disabled: busy },
+          icon("pencil"),
+        ),
+      );
+    }
   }
   if (!lastAnswer) return;
   const errorBox = lastAnswer.querySelector(".msg-error");
@@ -891,8 +918,11 @@ function onMessageListClick(event) {
     copyText(text).then((copied) => showCopied(button, copied));
   } else if (button.classList.contains("regenerate") || button.classList.contains("retry-button")) {
     regenerate();
-  } else if (button.classList.contains("edit-last")) {
+  } else if (button.classList.contains("edit-message")) {
     openEditor(button.closest(".msg"));
+  } else if (button.classList.contains("version-button")) {
+    const target = Number(button.getAttribute("data-version-id"));
+    if (isInt(target) && target > 0) showVersion(target);
   } else if (button.classList.contains("feedback-button")) {
     feedback.onClick(/** @type {HTMLButtonElement} */ (button));
   }
@@ -1036,7 +1066,7 @@ function closeEditor(restoreFocus) {
   for (const editing of Array.from(els.messages.querySelectorAll(".msg.is-editing"))) editing.classList.remove("is-editing");
   refreshLastActions();
   if (restoreFocus) {
-    const button = element && /** @type {HTMLButtonElement | null} */ (element.querySelector(".edit-last"));
+    const button = element && /** @type {HTMLButtonElement | null} */ (element.querySelector(".edit-message"));
     (button || els.composer).focus();
   }
 }
@@ -1053,8 +1083,9 @@ function saveEdit() {
     showError(t("not_connected"), "disconnected");
     return;
   }
-  const requestId = trackRequest("edit", input.value);
-  socket.send(editFrame({ requestId, conversationId: view.conversationId, text: input.value }));
+  const messageId = state.editing ? state.editing.messageId : null;
+  const requestId = trackRequest("edit", input.value, messageId);
+  socket.send(editFrame({ requestId, conversationId: view.conversationId, text: input.value, messageId }));
 }
 
 function updateEditorState() {

@@ -6,6 +6,7 @@
 import { h, icon } from "./dom.js";
 import { renderFeedback } from "./feedback.js";
 import { t } from "./i18n.js";
+import { versionStep } from "./protocol.js";
 
 export const ERROR_STATUSES = new Set(["error", "prompt_filtered"]);
 
@@ -265,17 +266,43 @@ export function enhanceRenderedHtml(root) {
 }
 
 /**
- * Collapses an answer behind a "Previous answer" toggle, in place when it is already on the page.
- * @param {HTMLElement} element
- * @returns {HTMLDetailsElement}
+ * "‹ 2 / 3 ›" on a message with other versions (an edited question, a regenerated answer); removed without.
+ * The arrows carry the id of the version they show (`data-version-id`); the page asks the server to show it.
+ * @param {Element} element
+ * @param {import("./protocol.js").Versions | null} versions
  */
-export function wrapSuperseded(element) {
-  const label = q(element, "[data-testid='model-label']");
-  const summaryText = t("previous_answer") + (label && label.textContent ? " · " + label.textContent : "");
-  const details = h("details", { class: "superseded" }, h("summary", {}, summaryText));
-  if (element.parentNode) element.before(details);
-  details.append(element);
-  return details;
+export function setVersions(element, versions) {
+  const existing = q(element, ".msg-versions");
+  if (existing) existing.remove();
+  if (!versions) return;
+  const n = versions.index + 1;
+  const count = versions.ids.length;
+  /** @param {-1 | 1} step */
+  const arrow = (step) => {
+    const target = versionStep(versions, step);
+    const label = step < 0 ? t("previous_version") : t("next_version");
+    return h(
+      "button",
+      {
+        type: "button",
+        class: "icon-button version-button",
+        "data-testid": step < 0 ? "version-previous" : "version-next",
+        "data-version-id": target === null ? "" : String(target),
+        "aria-label": label,
+        title: label,
+        disabled: target === null,
+      },
+      icon(step < 0 ? "chevronLeft" : "chevron"),
+    );
+  };
+  const nav = h(
+    "nav",
+    { class: "msg-versions", "data-testid": "versions", "aria-label": t("version_of", { n, count }) },
+    arrow(-1),
+    h("span", { class: "version-count", "data-testid": "version-count", "aria-hidden": "true" }, n + " / " + count),
+    arrow(1),
+  );
+  q(element, ".msg-actions").prepend(nav);
 }
 
 /**

@@ -148,10 +148,40 @@ export function regenerateFrame(fields) {
 }
 
 /**
- * @param {{requestId: string, conversationId: number, text: string}} fields
+ * @param {{requestId: string, conversationId: number, text: string, messageId?: number | null}} fields
  */
 export function editFrame(fields) {
-  return { type: "chat.edit", request_id: fields.requestId, conversation_id: fields.conversationId, text: fields.text };
+  /** @type {Record<string, unknown>} */
+  const frame = { type: "chat.edit", request_id: fields.requestId, conversation_id: fields.conversationId, text: fields.text };
+  if (isInt(fields.messageId)) frame.message_id = fields.messageId;
+  return frame;
+}
+
+/**
+ * @typedef {{ids: number[], index: number}} Versions  a message and its other versions, oldest first
+ */
+
+/**
+ * The `versions` of a message as the server sent them, or null when there is nothing to step through.
+ * @param {unknown} value
+ * @returns {Versions | null}
+ */
+export function parseVersions(value) {
+  const versions = /** @type {any} */ (value);
+  if (!versions || !Array.isArray(versions.ids) || versions.ids.length < 2 || !versions.ids.every(isInt)) return null;
+  if (!isInt(versions.index) || versions.index < 0 || versions.index >= versions.ids.length) return null;
+  return { ids: versions.ids, index: versions.index };
+}
+
+/**
+ * The version one step before (-1) or after (+1) the shown one, or null at either end.
+ * @param {Versions} versions
+ * @param {-1 | 1} step
+ * @returns {number | null}
+ */
+export function versionStep(versions, step) {
+  const next = versions.index + step;
+  return next >= 0 && next < versions.ids.length ? versions.ids[next] : null;
 }
 
 /**

@@ -113,6 +113,7 @@ export function resumeBase(previous, fromApi) {
  * @property {string} text  what was sent (kept until the server has it)
  * @property {number | null} conversationId  the conversation it was sent in (null: a new one)
  * @property {number} viewToken  the view it was sent from
+ * @property {number | null} [messageId]  an edit: the question edited
  * @property {boolean} timedOut
  */
 

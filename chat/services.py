@@ -561,6 +561,15 @@ def conversation_version_show(*, tenant: Tenant, user: User, conversation_id: ob
     conversation_updated_on_commit(conversation, reload=True)  # the person's other tabs show the same path
 
 
+@transaction.atomic
+def conversations_model_replace(*, old: ModelVersion, new: ModelVersion, tenant_ids: set[int]) -> int:
+    """A retired version's conversations go on with its successor where the company may use it, elsewhere with
+    the company's default (no version chosen). Their place in the sidebar (``updated_at``) does not change."""
+    on_old = Conversation.objects.filter(model_version=old)
+    moved = on_old.filter(tenant_id__in=tenant_ids).update(model_version=new)
+    return moved + on_old.update(model_version=None)
+
+
 # Looked up by name: chat.tasks imports chat.titles, which imports this module (docs/architecture.md).
 TITLE_TASK = "chat.tasks.conversation_title_task"
 TOUCHED_COLUMNS = ("title", "pinned", "folder_id", "source", "user_id", "title_source")

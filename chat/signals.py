@@ -1,4 +1,6 @@
-"""Sessions follow the account. Deactivating a company or a person, or signing out, ends their open chat sockets in
+"""Sessions follow the account; conversations follow a retired model version to its successor.
+
+Deactivating a company or a person, or signing out, ends their open chat sockets in
 every daphne process: one channel-layer group message (per person, per company) once the change is committed. Turns
 re-check the account as well (``chat.services.account_check``), so nothing starts in between."""
 
@@ -14,6 +16,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from chat.groups import tenant_group, user_group
+from chat.services import conversations_model_replace
+from llm.models import ModelVersion
+from llm.signals import model_version_replaced
 from tenants.models import Tenant, User
 
 
@@ -42,3 +47,8 @@ def _tenant_saved(sender: Any, instance: Tenant, created: bool, **kwargs: Any) -
 def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None and user.pk is not None:
         end_sessions(user_group(user.pk), "signed_out")
+
+
+@receiver(model_version_replaced, dispatch_uid="officeai-chat-model-replaced")
+def _model_replaced(sender: Any, old: ModelVersion, new: ModelVersion, tenant_ids: set[int], **kwargs: Any) -> int:
+    return conversations_model_replace(old=old, new=new, tenant_ids=tenant_ids)

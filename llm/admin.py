@@ -6,23 +6,37 @@ A deployment is tested against its upstream on save: a failing one can be saved 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.forms.models import construct_instance
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.hashing import fingerprint
 from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
-from llm.services import deployment_check, deployment_save, deployments_check_and_record
+from llm.release import (
+    COPIED_FIELDS,
+    FLAG_FIELDS,
+    PRESETS,
+    Rollout,
+    copy_initial,
+    model_defaults_take_over,
+    model_version_copy,
+    model_version_rollout,
+    preset_get,
+    version_diff,
+)
+from llm.services import deployment_check, deployment_save, deployments_check, deployments_check_and_record
 from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, OperatorOnlyAdmin
+from tenants.models import Tenant
 
 
 def secret_input(label: Any, help_text: Any) -> forms.CharField:
@@ -115,8 +129,18 @@ class ModelVersionDeploymentInline(admin.TabularInline[ModelVersionDeployment, M
     autocomplete_fields = ["deployment"]
 
 
+class ModelVersionAccessForm(forms.ModelForm):
+    def _get_validation_exclusions(self) -> Any:
+        # One default per company (mva_one_default_per_tenant) holds after the save, not per row: ticking a new
+        # default steps the company's old one down in the same transaction (ModelVersionAdmin.save_formset).
+        exclude = super()._get_validation_exclusions()  # type: ignore[misc]  # private, not in the stubs
+        exclude.add("is_default")
+        return exclude
+
+
 class ModelVersionAccessInline(admin.TabularInline[ModelVersionAccess, ModelVersion]):
     model = ModelVersionAccess
+    form = ModelVersionAccessForm
     extra = 1
 
 
@@ -193,8 +217,6 @@ class DeploymentAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[Deployment]):
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         if request.method == "POST":
             deployments_check_and_record(deployments=list(Deployment.objects.all()))  # at once, each bounded
@@ -208,8 +230,45 @@ class DeploymentAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[Deployment]):
         return TemplateResponse(request, "admin/llm/deployment/health.html", context)
 
 
+class ModelVersionForm(LiveCheckForm):
+    """A saved version's flags are tested on save with the request they build, on its enabled deployments."""
+
+    class Meta:
+        model = ModelVersion
+        fields = "__all__"
+
+    def run_check(self, subject: Any) -> Any:
+        deployments = [link.deployment for link in subject.modelversiondeployment_set.select_related("deployment")]
+        return deployments_check(deployments=[d for d in deployments if d.enabled], model_version=subject)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors or self.instance.pk is None:
+            return cleaned  # a new version has no deployments yet: its first roll-out is tested by the copy form
+        candidate = construct_instance(self, copy.copy(self.instance))
+        try:
+            candidate.full_clean(validate_unique=False)
+        except ValidationError:
+            return cleaned
+        results = self.live_result(candidate) or []
+        deployments = [link.deployment for link in self.instance.modelversiondeployment_set.all()]
+        for deployment, result in zip([d for d in deployments if d.enabled], results, strict=False):
+            if not result.ok:
+                self.add_error(None, check_failed(deployment, result))
+        return cleaned
+
+
+def check_failed(deployment: Deployment, result: Any) -> str:
+    return gettext("The test request with these settings failed on %(deployment)s: %(reason)s") % {
+        "deployment": deployment.label,
+        "reason": result.admin_message,
+    }
+
+
 @admin.register(ModelVersion)
-class ModelVersionAdmin(OperatorOnlyAdmin[ModelVersion]):
+class ModelVersionAdmin(LiveCheckAdminMixin, OperatorOnlyAdmin[ModelVersion]):
+    form = ModelVersionForm
+    change_form_template = "admin/llm/modelversion/change_form.html"
     list_display = ["display_name", "family", "version", "status", "serving", "companies"]
     list_filter = ["status", "family"]
     search_fields = ["display_name", "family", "version"]
@@ -248,6 +307,190 @@ class ModelVersionAdmin(OperatorOnlyAdmin[ModelVersion]):
             .get_queryset(request)
             .prefetch_related("modelversiondeployment_set__deployment", "modelversionaccess_set__tenant")
         )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        preset = preset_get(request.GET.get("preset"))
+        return {**initial, **preset.flags} if preset is not None else initial
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        context["presets"] = PRESETS.values()
+        context["preset"] = preset_get(request.GET.get("preset"))
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is ModelVersionAccess:
+            takes_over = {
+                f.cleaned_data["tenant"].pk
+                for f in formset.forms
+                if f.cleaned_data.get("is_default")
+                and f.cleaned_data.get("tenant")
+                and not f.cleaned_data.get("DELETE")
+            }
+            model_defaults_take_over(version=form.instance, tenant_ids=takes_over, acting_user=request.user)
+        super().save_formset(request, form, formset, change)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/copy/", view(self.copy_view), name="llm_modelversion_copy"),
+            path("<int:object_id>/rollout/", view(self.rollout_view), name="llm_modelversion_rollout"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request: HttpRequest, template: str, **context: Any) -> HttpResponse:
+        return TemplateResponse(
+            request, template, {**self.admin_site.each_context(request), "opts": self.model._meta, **context}
+        )
+
+    def copy_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """New version from this one: its flags, descriptions, deployments and companies as the start; a diff
+        against it; the request the flags build tested on the chosen deployments before anything is saved."""
+        source = self.get_object(request, str(object_id))
+        if source is None or not self.has_add_permission(request):
+            raise PermissionDenied
+        preset = preset_get(request.GET.get("preset"))
+        if request.method == "POST":
+            form = ModelVersionCopyForm(request.POST)
+            if form.is_valid():
+                candidate = form.save(commit=False)
+                chosen = list(form.cleaned_data["deployments"])
+                # The network first, outside any transaction; nothing is saved unless every deployment answers.
+                results = deployments_check(deployments=chosen, model_version=candidate)
+                failed = [(d, r) for d, r in zip(chosen, results, strict=True) if not r.ok]
+                for deployment, result in failed:
+                    form.add_error(None, check_failed(deployment, result))
+                if not failed:
+                    version = model_version_copy(
+                        source=source,
+                        version=candidate,
+                        deployment_ids=[d.pk for d in chosen],
+                        acting_user=request.user,
+                    )
+                    self.message_user(
+                        request,
+                        gettext("%(label)s saved; the test request passed on %(deployments)s. Roll it out next.")
+                        % {"label": version.label, "deployments": ", ".join(d.label for d in chosen)},
+                        messages.SUCCESS,
+                    )
+                    url = reverse("admin:llm_modelversion_rollout", args=[version.pk])
+                    return HttpResponseRedirect(f"{url}?{urlencode({'replaces': source.pk})}")
+        else:
+            initial = copy_initial(source, preset)
+            initial["deployments"] = [link.deployment_id for link in source.modelversiondeployment_set.all()]
+            form = ModelVersionCopyForm(initial=initial)
+        diff = version_diff(source, ModelVersion(**form_values(form, ("version", *COPIED_FIELDS))))
+        return self._page(
+            request,
+            "admin/llm/modelversion/copy.html",
+            title=gettext("New version from %(label)s") % {"label": source.label},
+            source=source,
+            form=form,
+            diff=diff,
+            presets=PRESETS.values(),
+            preset=preset,
+            companies=[a.tenant for a in source.modelversionaccess_set.select_related("tenant")],
+        )
+
+    def rollout_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Roll-out in one form: companies (or all), default or not, the version it replaces retired."""
+        version = self.get_object(request, str(object_id))
+        if version is None or not self.has_change_permission(request, version):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = RolloutForm(request.POST, version=version)
+            if form.is_valid():
+                try:
+                    done = model_version_rollout(
+                        version=version,
+                        tenants=None if form.cleaned_data["all_companies"] else list(form.cleaned_data["companies"]),
+                        make_default=form.cleaned_data["make_default"],
+                        retire=form.cleaned_data["retire"],
+                        acting_user=request.user,
+                    )
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                else:
+                    self.message_user(request, rollout_summary(done), messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:llm_modelversion_change", args=[version.pk]))
+        else:
+            form = RolloutForm(version=version, initial={"retire": request.GET.get("replaces")})
+        return self._page(
+            request,
+            "admin/llm/modelversion/rollout.html",
+            title=gettext("Roll out %(label)s") % {"label": version.label},
+            version=version,
+            form=form,
+            access=version.modelversionaccess_set.select_related("tenant").order_by("tenant__name"),
+        )
+
+
+def form_values(form: forms.BaseForm, names: tuple[str, ...]) -> dict[str, Any]:
+    """The form's values as Python values (a bound form's input, else its initial ones); a value that does not
+    clean is kept as typed, so the diff shows it."""
+    values = {}
+    for name in names:
+        raw = form[name].value()
+        try:
+            values[name] = form.fields[name].clean(raw)
+        except ValidationError:
+            values[name] = raw
+    return values
+
+
+class ModelVersionCopyForm(forms.ModelForm):
+    deployments = forms.ModelMultipleChoiceField(
+        Deployment.objects.order_by("label"),
+        label=_("Serving deployments"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Tested with the request these settings build before anything is saved. The first is primary."),
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = ["display_name", "family", "version", "status", "description_en", "description_ja", *FLAG_FIELDS]
+
+
+class RolloutForm(forms.Form):
+    all_companies = forms.BooleanField(label=_("All companies"), required=False)
+    companies = forms.ModelMultipleChoiceField(
+        Tenant.objects.filter(is_active=True).order_by("name"),
+        label=_("Companies"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    make_default = forms.BooleanField(label=_("Make it the default for these companies"), required=False)
+    retire = forms.ModelChoiceField(
+        ModelVersion.objects.none(),
+        label=_("Retire the version it replaces"),
+        required=False,
+        help_text=_("Its conversations go on with this version (or the company's default where it is not open)."),
+    )
+
+    def __init__(self, *args: Any, version: ModelVersion, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        retire = cast(forms.ModelChoiceField, self.fields["retire"])
+        retire.queryset = ModelVersion.objects.exclude(pk=version.pk).exclude(status=ModelVersion.Status.RETIRED)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not cleaned.get("all_companies") and not cleaned.get("companies"):
+            raise ValidationError(gettext("Choose at least one company, or all companies."))
+        return cleaned
+
+
+def rollout_summary(done: Rollout) -> str:
+    parts = [gettext("%(label)s rolled out.") % {"label": done.version.label}]
+    if done.granted:
+        parts.append(gettext("Opened to: %(names)s.") % {"names": ", ".join(t.name for t in done.granted)})
+    if done.defaults:
+        parts.append(gettext("Default for: %(names)s.") % {"names": ", ".join(t.name for t in done.defaults)})
+    if done.retired is not None:
+        parts.append(
+            gettext("%(old)s retired; %(count)s conversations moved.")
+            % {"old": done.retired.label, "count": done.conversations_moved}
+        )
+    return " ".join(parts)
 
 
 __all__ = ["DeploymentAdmin", "ModelVersionAdmin", "ProviderKind", "SecretFormMixin", "secret_input"]

@@ -112,7 +112,8 @@ class Deployment(models.Model):
 
     @property
     def endpoint_host(self) -> str:
-        return urlparse(self.endpoint).hostname or ""
+        """Host and port (``aoai.example.com``, ``10.0.0.5:8443``): what the admin and the audit trail show."""
+        return urlparse(self.endpoint).netloc.rpartition("@")[2]
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}

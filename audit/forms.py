@@ -10,7 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from audit.models import Channel
+from audit.models import Channel, LLMStatus
 
 # Outside this range a local midnight cannot be converted to UTC (year 0 / 10000); nobody audits 1969 anyway.
 MIN_DATE = date(1970, 1, 1)
@@ -27,14 +27,32 @@ def _date_field(label: StrOrPromise) -> forms.DateField:
     )
 
 
+class CaseInsensitiveChoiceField(forms.ChoiceField):
+    """A picker that also takes ``Error`` or ``WEB`` typed into a URL: the values are lower case."""
+
+    def to_python(self, value: Any) -> str:
+        return str(super().to_python(value)).strip().lower()
+
+
+def _picker(label: StrOrPromise, max_length: int, suggestions: str) -> forms.CharField:
+    # A searchable picker: a text field with the values seen in this trail offered as a <datalist> (the page
+    # renders it), so a long list of people stays usable and a value not offered still filters.
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=max_length,
+        widget=forms.TextInput(attrs={"list": f"audit-{suggestions}-options", "autocomplete": "off"}),
+    )
+
+
 class AuditFilterForm(forms.Form):
     date_from = _date_field(_("From"))
     date_to = _date_field(_("To"))
-    user = forms.CharField(label=_("User"), required=False, max_length=254)
-    channel = forms.ChoiceField(label=_("Channel"), required=False, choices=[("", _("Any")), *Channel.choices])
-    model = forms.CharField(label=_("Model"), required=False, max_length=200)
-    status = forms.CharField(label=_("Status"), required=False, max_length=32)
-    event_type = forms.CharField(label=_("Event"), required=False, max_length=80)
+    event_type = _picker(_("Event"), 80, "event_type")
+    status = CaseInsensitiveChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *LLMStatus.choices])
+    channel = CaseInsensitiveChoiceField(label=_("Channel"), required=False, choices=[("", _("Any")), *Channel.choices])
+    model = _picker(_("Model"), 200, "model")
+    user = _picker(_("User"), 254, "user")
     q = forms.CharField(label=_("Text"), required=False, max_length=200)
 
     FILTER_NAMES = ("date_from", "date_to", "user", "channel", "model", "status", "event_type", "q")

@@ -29,12 +29,32 @@ class Channel(models.TextChoices):
 
 
 class LLMStatus(models.TextChoices):
-    OK = "ok", _("OK")
-    PROMPT_FILTERED = "prompt_filtered", _("Prompt filtered")
-    COMPLETION_FILTERED = "completion_filtered", _("Answer filtered")
+    """How a model call ended: one vocabulary for the chat page, the audit trail and its exports (chat's
+    ``Message.Status`` takes its words from here)."""
+
+    OK = "ok", _("Complete")
+    STOPPED = "stopped", _("Stopped")
+    LENGTH = "length", _("Reached the length limit")
     ERROR = "error", _("Error")
-    CANCELLED = "cancelled", _("Cancelled")
-    TRUNCATED = "truncated", _("Truncated")
+    PROMPT_FILTERED = "prompt_filtered", _("Blocked by the content filter")
+    COMPLETION_FILTERED = "completion_filtered", _("Cut by the content filter")
+    TRUNCATED = "truncated", _("Cut off")
+
+
+# Entries chained before the vocabulary was one keep the word they were sealed with (a chained entry is never
+# rewritten); filters and pages read them as today's word.
+LEGACY_STATUS = {"cancelled": LLMStatus.STOPPED.value}
+
+
+def status_stored_as(status: str) -> list[str]:
+    """The stored values that mean ``status`` (today's word and the legacy ones)."""
+    return [status, *(old for old, new in LEGACY_STATUS.items() if new == status)]
+
+
+def status_label(value: str) -> str:
+    """The reader's words for a stored status ("" stays "")."""
+    value = LEGACY_STATUS.get(value, value)
+    return str(LLMStatus(value).label) if value in LLMStatus.values else value
 
 
 class AuditOutbox(models.Model):
@@ -122,6 +142,10 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("audit entries are deleted only by retention (audit.services.audit_retention_apply)")
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
 
 
 class AuditCheckpoint(models.Model):

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet, TextField
+from django.db.models import Max, Min, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
-from audit.models import AuditEntry, AuditExport, AuditOutbox, chain_for
+from audit.models import AuditEntry, AuditExport, AuditOutbox, chain_for, status_stored_as
 from tenants.models import Tenant
 
 
@@ -62,12 +62,27 @@ def audit_entry_list(*, tenant: Tenant, filters: Mapping[str, Any] | None = None
     if value := filters.get("model"):
         qs = qs.filter(model_label__icontains=value)
     if value := filters.get("status"):
-        qs = qs.filter(status=value)
+        qs = qs.filter(status__in=status_stored_as(str(value).lower()))
     if value := filters.get("event_type"):
-        qs = qs.filter(event_type__startswith=value)
+        qs = qs.filter(event_type__istartswith=value)
     if value := filters.get("q"):
         qs = qs.annotate(payload_text=Cast("payload", TextField())).filter(_text_q(str(value)))
     return qs.order_by("-seq")
+
+
+SUGGESTIONS = 500  # per picker: the most recent distinct values
+
+
+def audit_filter_suggestions(*, tenant: Tenant) -> dict[str, list[str]]:
+    """What the filter pickers offer for the tenant's trail: its event types, model labels and people (the most
+    recently seen first, ``SUGGESTIONS`` each). A value typed that is not offered still filters."""
+    entries = AuditEntry.objects.filter(tenant_id=tenant.pk, chain=chain_for(tenant.pk))
+
+    def recent(column: str) -> list[str]:
+        rows = entries.exclude(**{column: ""}).values(column).annotate(last=Max("seq")).order_by("-last")
+        return [row[column] for row in rows[:SUGGESTIONS]]
+
+    return {"event_type": sorted(recent("event_type")), "model": recent("model_label"), "user": recent("actor_email")}
 
 
 def audit_entry_get(*, tenant: Tenant, entry_id: int) -> AuditEntry:

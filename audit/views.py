@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from datetime import date, timedelta
 from typing import IO, Any
 from urllib.parse import urlencode
 
@@ -39,6 +40,7 @@ from audit.selectors import (
     audit_entry_list,
     audit_export_get,
     audit_export_list,
+    audit_filter_suggestions,
     audit_last_verification,
     audit_tenant_get_by_slug,
     audit_tenant_list,
@@ -124,8 +126,19 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
             page_obj=page,
             filter_values=form.filters_json() if form.is_valid() else {},
             export_formats=FORMATS,
+            suggestions=audit_filter_suggestions(tenant=tenant),
+            date_presets=date_presets(timezone.localdate()),
         ),
     )
+
+
+def date_presets(today: date) -> list[dict[str, str]]:
+    """Today, the last 7 days and this month, in the site's time zone (the filters' days are local days)."""
+    return [
+        {"label": _("Today"), "date_from": today.isoformat(), "date_to": today.isoformat()},
+        {"label": _("Last 7 days"), "date_from": (today - timedelta(days=6)).isoformat(), "date_to": today.isoformat()},
+        {"label": _("This month"), "date_from": today.replace(day=1).isoformat(), "date_to": today.isoformat()},
+    ]
 
 
 @require_GET

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from audit.models import LLMStatus
 from llm.models import ModelVersion
 from tenants.models import Tenant, TenantScopedModel
 
@@ -91,14 +92,15 @@ class Message(TenantScopedModel):
         ASSISTANT = "assistant", _("Assistant")
 
     class Status(models.TextChoices):
-        OK = "ok", _("Complete")
+        # A finished answer's words are the audit trail's (audit.models.LLMStatus): one vocabulary.
+        OK = LLMStatus.OK.value, LLMStatus.OK.label
         STREAMING = "streaming", _("Answering")
-        STOPPED = "stopped", _("Stopped")
-        ERROR = "error", _("Error")
-        PROMPT_FILTERED = "prompt_filtered", _("Blocked by the content filter")
-        COMPLETION_FILTERED = "completion_filtered", _("Cut by the content filter")
-        TRUNCATED = "truncated", _("Cut off")
-        LENGTH = "length", _("Reached the length limit")
+        STOPPED = LLMStatus.STOPPED.value, LLMStatus.STOPPED.label
+        ERROR = LLMStatus.ERROR.value, LLMStatus.ERROR.label
+        PROMPT_FILTERED = LLMStatus.PROMPT_FILTERED.value, LLMStatus.PROMPT_FILTERED.label
+        COMPLETION_FILTERED = LLMStatus.COMPLETION_FILTERED.value, LLMStatus.COMPLETION_FILTERED.label
+        TRUNCATED = LLMStatus.TRUNCATED.value, LLMStatus.TRUNCATED.label
+        LENGTH = LLMStatus.LENGTH.value, LLMStatus.LENGTH.label
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)

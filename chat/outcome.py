@@ -11,15 +11,8 @@ from llm.client import Attempt, Error, FilterAnnotation, Finish, LLMEvent, Reque
 
 # Message.Status values (kept as strings so this module stays free of the ORM).
 FINISH_STATUS = {"ok": "ok", "completion_filtered": "completion_filtered", "truncated": "truncated", "length": "length"}
-AUDIT_STATUS = {
-    "ok": "ok",
-    "length": "ok",
-    "stopped": "cancelled",
-    "error": "error",
-    "prompt_filtered": "prompt_filtered",
-    "completion_filtered": "completion_filtered",
-    "truncated": "truncated",
-}
+# audit.models.LLMStatus values: the audit trail says what the page says (tests/audit/test_vocabulary.py).
+AUDIT_STATUSES = frozenset({"ok", "stopped", "length", "error", "prompt_filtered", "completion_filtered", "truncated"})
 
 
 def _now() -> datetime:
@@ -95,7 +88,7 @@ class ReplyOutcome:
 
     @property
     def audit_status(self) -> str:
-        return AUDIT_STATUS.get(self.status, "error")
+        return self.status if self.status in AUDIT_STATUSES else "error"
 
     def usage_dict(self) -> dict[str, Any]:
         if self.usage is None:

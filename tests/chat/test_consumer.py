@@ -153,7 +153,7 @@ async def test_stop_keeps_the_partial_answer(
     message = await saved(accepted["assistant_message_id"])
     assert message.status == Message.Status.STOPPED
     assert 0 < len(message.content) < 400 * 2
-    assert (await llm_entries())[-1].status == "cancelled"
+    assert (await llm_entries())[-1].status == "stopped"
     # The upstream connection was closed, not read to the end.
     assert upstream.wait_for(lambda: upstream.requests_to("gpt-4o")[-1].disconnected)
     await socket.disconnect()

@@ -46,15 +46,20 @@ FORMATS = ("csv", "jsonl")
 # Every field of an entry, in CSV and JSONL alike: each row can be re-hashed (audit.hashing.entry_hash) and linked to
 # the one before it without the database; key_id and mac let an operator holding the key re-check the seals.
 FIELDS = (*HASHED_FIELDS, "entry_hash", "key_id", "mac")
+# Read first (time, person, channel, model, status, what was asked and answered, tokens), then what proves it
+# (seq, hashes, seal) and, last, the whole payload for re-hashing. The read columns come from the payload and are
+# not part of the hash.
+READ_COLUMNS = ("prompt", "answer", "input_tokens", "output_tokens", "error")
 CSV_COLUMNS = (
-    "seq",
     "occurred_at",
-    "recorded_at",
-    "event_type",
     "actor_email",
     "channel",
     "model_label",
     "status",
+    "event_type",
+    *READ_COLUMNS,
+    "seq",
+    "recorded_at",
     "event_id",
     "chain",
     "tenant_id",
@@ -94,8 +99,38 @@ def _json_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _text_of(content: Any) -> str:
+    """A chat message's text: a string, or the text parts of a content-part list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _of_type(value: Any, kind: type) -> Any:
+    return value if isinstance(value, kind) else kind()
+
+
+def read_columns(payload: Any) -> dict[str, Any]:
+    """What a person reads of an ``llm.chat`` entry: the last question, the answer, the tokens, the error."""
+    if not isinstance(payload, dict):
+        return dict.fromkeys(READ_COLUMNS, "")
+    messages = _of_type(payload.get("prompt_messages"), list)
+    questions = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    usage = _of_type(payload.get("usage"), dict)
+    error = _of_type(payload.get("error"), dict)
+    return {
+        "prompt": _text_of(questions[-1].get("content")) if questions else "",
+        "answer": payload.get("response_text", "") if isinstance(payload.get("response_text"), str) else "",
+        "input_tokens": usage.get("prompt_tokens", ""),
+        "output_tokens": usage.get("completion_tokens", ""),
+        "error": error.get("code") or error.get("kind") or "",
+    }
+
+
 def _csv_cells(row: Mapping[str, Any]) -> list[str]:
-    values = _json_row(row)
+    values = {**_json_row(row), **read_columns(row["payload"])}
     values["payload"] = canonical_json(row["payload"]).decode()
     return [neutralise("" if values[name] is None else str(values[name])) for name in CSV_COLUMNS]
 

@@ -143,7 +143,11 @@ def test_csv_export_of_10000_entries(reviewer_a: User, tenant_a: Tenant, entries
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     assert len(rows) == 10_001
     header, data = rows[0], rows[1:]
-    assert header[:4] == ["seq", "occurred_at", "recorded_at", "event_type"]
+    # One column per field, the ones people read first (docs/audit.md "Exports"); the whole payload last.
+    assert header[:11] == [
+        "occurred_at", "actor_email", "channel", "model_label", "status", "event_type",
+        "prompt", "answer", "input_tokens", "output_tokens", "error",
+    ]  # fmt: skip
     assert header[-1] == "payload"
     assert b"\r\n" in raw
     assert raw.count(b"\r\n") >= 10_001
@@ -239,6 +243,35 @@ def test_big_rows_are_drained_before_500_rows(tenant_a: Tenant) -> None:
     assert max(len(chunk) for chunk in chunks) < 2_000_000
     _, manifest = open_zip(b"".join(chunks))
     assert manifest["row_count"] == 6
+
+
+def test_csv_has_the_question_answer_and_tokens_in_their_own_columns_for_excel(tenant_a: Tenant) -> None:
+    payload = {
+        "prompt_messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "前の質問"},
+            {"role": "assistant", "content": "前の回答"},
+            {"role": "user", "content": [{"type": "text", "text": "=SUM(A1)の意味は?"}]},
+        ],
+        "response_text": "合計です。",
+        "usage": {"prompt_tokens": 42, "completion_tokens": 7},
+        "error": None,
+    }
+    record(tenant_a, event_type="llm.chat", status="ok", model_label="gpt-4o", payload=payload)
+    record(tenant_a, event_type="llm.chat", status="error", payload={"error": {"code": "rate_limited"}})
+    record(tenant_a, event_type="admin.user.created", payload={"prompt_messages": "not a list", "usage": 3})
+    archive, _ = open_zip(b"".join(audit_export_prepare(tenant=tenant_a, format="csv", filters={}).chunks()))
+    raw = archive.read("audit.csv")
+    assert raw.startswith(BOM)  # Excel reads it as UTF-8
+    text = raw.decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(text, newline="")))
+    chat, failed, admin = csv.DictReader(io.StringIO(text, newline=""))
+    assert header[:11] == [*header[:6], "prompt", "answer", "input_tokens", "output_tokens", "error"]
+    assert chat["prompt"] == "'=SUM(A1)の意味は?"  # the last question, formula-neutralised
+    assert (chat["answer"], chat["input_tokens"], chat["output_tokens"]) == ("合計です。", "42", "7")
+    assert (failed["status"], failed["error"], failed["prompt"]) == ("error", "rate_limited", "")
+    assert (admin["prompt"], admin["answer"], admin["input_tokens"]) == ("", "", "")
+    assert json.loads(chat["payload"]) == payload  # lossless beside the read columns
 
 
 def test_export_is_a_snapshot(tenant_a: Tenant) -> None:

@@ -1,7 +1,8 @@
 """Audit pages for compliance: the filtered list, one entry in full, and exports (streamed inline, or prepared as a
 Celery job and downloaded when ready).
 
-Who sees what: a compliance reviewer sees their own tenant, whatever the URL says; a platform operator (superuser)
+Who sees what: a compliance reviewer (and a company administrator where the company allows it,
+``Tenant.admins_read_audit``) sees their own tenant, whatever the URL says; a platform operator (superuser)
 chooses a tenant with ``?tenant=<slug>``; everyone else gets 403 before anything is looked up.
 """
 
@@ -70,7 +71,7 @@ def reviewer_tenant(request: AuthedRequest) -> Tenant:
         if tenant is None:
             raise Http404
         return tenant
-    if request.user.is_active and request.user.is_compliance_reviewer:
+    if request.user.reads_company_audit:
         return request.tenant
     raise PermissionDenied
 

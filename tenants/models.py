@@ -53,6 +53,14 @@ class Tenant(models.Model):
         default=3,
         help_text=_("How many answers one person may have running at the same time, web and Slack together."),
     )
+    admins_read_audit = models.BooleanField(
+        _("company administrators may read the audit trail"),
+        default=False,
+        help_text=_(
+            "Off: only compliance reviewers read this company's audit trail. On: its company administrators too "
+            "(their own company only). Every change of this setting is in the audit trail."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -174,3 +182,11 @@ class User(AbstractUser):
     @property
     def is_compliance_reviewer(self) -> bool:
         return self.role == self.Role.COMPLIANCE_REVIEWER
+
+    @property
+    def reads_company_audit(self) -> bool:
+        """May read their own company's audit trail: a compliance reviewer, or a company administrator where the
+        company allows it (``Tenant.admins_read_audit``). Platform operators read every company's, separately."""
+        if not self.is_active:
+            return False
+        return self.is_compliance_reviewer or (self.is_tenant_admin and self.tenant.admins_read_audit)

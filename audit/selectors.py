@@ -85,6 +85,20 @@ def audit_filter_suggestions(*, tenant: Tenant) -> dict[str, list[str]]:
     return {"event_type": sorted(recent("event_type")), "model": recent("model_label"), "user": recent("actor_email")}
 
 
+def audit_entry_neighbours(*, tenant: Tenant, entry: AuditEntry) -> tuple[AuditEntry | None, AuditEntry | None]:
+    """The entries before and after ``entry`` in its (the tenant's) chain."""
+    chain = audit_entry_list(tenant=tenant)
+    before = chain.filter(seq__lt=entry.seq).order_by("-seq").first()
+    after = chain.filter(seq__gt=entry.seq).order_by("seq").first()
+    return before, after
+
+
+def audit_conversation_turns(*, tenant: Tenant, conversation_id: int, limit: int = 100) -> list[AuditEntry]:
+    """The tenant's ``llm.chat`` entries of one conversation, oldest first (at most ``limit``)."""
+    turns = audit_entry_list(tenant=tenant).filter(event_type="llm.chat", payload__conversation_id=conversation_id)
+    return list(turns.order_by("seq")[:limit])
+
+
 def audit_entry_get(*, tenant: Tenant, entry_id: int) -> AuditEntry:
     """One entry of the tenant; another tenant's entry is the same 404 as a missing one."""
     try:

@@ -27,6 +27,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from audit.display import chat_entry
 from audit.export import (
     async_chunks,
     audit_export_create,
@@ -37,8 +38,10 @@ from audit.export import (
 from audit.forms import FORMATS, AuditExportForm, AuditFilterForm
 from audit.models import AuditExport
 from audit.selectors import (
+    audit_conversation_turns,
     audit_entry_get,
     audit_entry_list,
+    audit_entry_neighbours,
     audit_export_get,
     audit_export_list,
     audit_filter_suggestions,
@@ -147,7 +150,17 @@ def entry_detail(request: AuthedRequest, entry_id: int) -> HttpResponse:
     tenant = reviewer_tenant(request)
     entry = audit_entry_get(tenant=tenant, entry_id=entry_id)
     payload = json.dumps(entry.payload, indent=2, ensure_ascii=False, sort_keys=True)
-    return render(request, "audit/entry_detail.html", _context(request, tenant, entry=entry, payload_json=payload))
+    before, after = audit_entry_neighbours(tenant=tenant, entry=entry)
+    chat = chat_entry(entry.payload, entry.status) if entry.event_type == "llm.chat" else None
+    turns = (
+        audit_conversation_turns(tenant=tenant, conversation_id=chat.conversation_id)
+        if chat is not None and chat.conversation_id is not None
+        else []
+    )
+    context = _context(
+        request, tenant, entry=entry, payload_json=payload, before=before, after=after, chat=chat, turns=turns
+    )
+    return render(request, "audit/entry_detail.html", context)
 
 
 @require_GET

@@ -188,3 +188,31 @@ class AuditExport(TenantScopedModel):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.format}, {self.status})"
+
+
+class AuditVerification(TenantScopedModel):
+    """ "Verify chain" pressed on the audit page: a Celery job that re-checks the company's whole chain, with its
+    progress and result. The run is itself recorded as ``audit.verify`` (kind ``manual``, by whom)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.BigIntegerField(default=0)  # entries in the chain when it was asked for
+    checked = models.BigIntegerField(default=0)
+    ok = models.BooleanField(null=True)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    problems = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="auditverify_tenant_recent")]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk} ({self.status})"

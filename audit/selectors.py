@@ -14,7 +14,7 @@ from django.db.models.functions import Cast
 from django.http import Http404
 from django.utils import timezone
 
-from audit.models import AuditEntry, AuditExport, AuditOutbox, chain_for, status_stored_as
+from audit.models import AuditEntry, AuditExport, AuditOutbox, AuditVerification, chain_for, status_stored_as
 from tenants.models import Tenant
 
 
@@ -121,6 +121,18 @@ def audit_export_get(*, tenant: Tenant, export_id: int) -> AuditExport:
     try:
         return audit_export_list(tenant=tenant).get(pk=export_id)
     except (AuditExport.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def audit_verification_list(*, tenant: Tenant) -> QuerySet[AuditVerification]:
+    return AuditVerification.objects.filter(tenant=tenant).select_related("requested_by").order_by("-created_at", "-pk")
+
+
+def audit_verification_get(*, tenant: Tenant, verification_id: object) -> AuditVerification:
+    """One verification job of the tenant; another tenant's job is the same 404 as a missing one."""
+    try:
+        return audit_verification_list(tenant=tenant).get(pk=int(verification_id))  # type: ignore[call-overload]
+    except (AuditVerification.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 

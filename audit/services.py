@@ -8,7 +8,7 @@ a row lock on the chain head, idempotently. A beat sweep chains whatever the bro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +22,8 @@ from audit.hashing import GENESIS, HASHED_FIELDS, checkpoint_signature, entry_ha
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEntry, AuditOutbox, Channel, chain_for
 from ops import queue
 from tenants.models import Tenant, User
+
+PROGRESS_EVERY = 1000  # entries between progress reports of a verification
 
 logger = logging.getLogger("officeai.audit")
 
@@ -246,6 +248,7 @@ class ChainReport:
     problems: list[str]
     vouched_seq: int | None = None  # the newest signed digest's seq: everything up to it matches what was signed
     vouched_at: str = ""
+    first_bad_seq: int | None = None  # where the first problem in the chain is (None: whole, or not at one entry)
 
     @property
     def ok(self) -> bool:
@@ -261,12 +264,16 @@ class ChainReport:
             "problems": self.problems,
             "vouched_seq": self.vouched_seq,
             "vouched_at": self.vouched_at,
+            "first_bad_seq": self.first_bad_seq,
         }
 
 
-def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
+def audit_chain_verify(
+    *, chain: str, stop_after: int = 20, on_progress: Callable[[int], None] | None = None
+) -> ChainReport:
     """Recompute a chain: every entry's hash and keyed seal, its link to the previous one, gap-free ``seq``, and
-    agreement with every signed digest (audit.digests) and the chain head."""
+    agreement with every signed digest (audit.digests) and the chain head. ``on_progress(entries_checked)`` is
+    called every ``PROGRESS_EVERY`` entries."""
     problems: list[str] = []
     checkpoint = AuditCheckpoint.objects.filter(chain=chain).order_by("-seq").first()
     expected_seq, prev = 1, GENESIS
@@ -286,10 +293,14 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
     checked, first, last = 0, None, None
     fields = (*HASHED_FIELDS, "entry_hash", "key_id", "mac")
     recent: dict[str, int] = {}  # entry hash -> seq, for the last few thousand entries (names inserted runs)
+    first_bad: int | None = None
     for row in AuditEntry.objects.filter(chain=chain).order_by("seq").values(*fields).iterator(chunk_size=2000):
         first = row["seq"] if first is None else first
         last = row["seq"]
         checked += 1
+        if on_progress is not None and checked % PROGRESS_EVERY == 0:
+            on_progress(checked)
+        before = len(problems)
         if row["seq"] != expected_seq:
             missing = f"{expected_seq}" if row["seq"] == expected_seq + 1 else f"{expected_seq}..{row['seq'] - 1}"
             problems.append(f"entry seq {missing} is missing (deleted)")
@@ -315,9 +326,12 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         signed = digests.vouched.get(row["seq"])
         if signed is not None and signed.entry_hash != row["entry_hash"]:
             problems.append(f"entry seq {row['seq']} differs from the signed digest of {signed.created_at} (rewritten)")
+        if first_bad is None and len(problems) > before:
+            first_bad = min(expected_seq, row["seq"])  # a gap starts at the first missing seq
         expected_seq, prev = row["seq"] + 1, row["entry_hash"]
         if len(problems) >= stop_after:
             break
+    looped = len(problems)
     head = AuditChainHead.objects.filter(chain=chain).first()
     complete = len(problems) < stop_after
     if head is not None and complete and head.last_seq >= expected_seq:
@@ -336,6 +350,8 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
             f"entries seq {expected_seq}..{newest.seq} were cut from the end of the chain and its head rolled back "
             f"(the signed digest of {newest.created_at} vouches for seq {newest.seq})"
         )
+    if first_bad is None and len(problems) > looped:
+        first_bad = expected_seq if head is None or last is None or last <= head.last_seq else head.last_seq + 1
     return ChainReport(
         chain=chain,
         checked=checked,
@@ -344,6 +360,7 @@ def audit_chain_verify(*, chain: str, stop_after: int = 20) -> ChainReport:
         problems=problems,
         vouched_seq=newest.seq if newest is not None else None,
         vouched_at=newest.created_at if newest is not None else "",
+        first_bad_seq=first_bad,
     )
 
 

@@ -48,7 +48,10 @@ from audit.selectors import (
     audit_last_verification,
     audit_tenant_get_by_slug,
     audit_tenant_list,
+    audit_verification_get,
+    audit_verification_list,
 )
+from audit.verification import audit_verification_request
 from tenants.models import Tenant
 from tenants.types import AuthedRequest
 
@@ -91,14 +94,47 @@ def _url(request: AuthedRequest, tenant: Tenant, name: str, *args: Any, **params
 
 def _context(request: AuthedRequest, tenant: Tenant, **extra: Any) -> dict[str, Any]:
     operator = _is_operator(request)
+    verification = audit_last_verification(tenant=tenant)
+    job = audit_verification_list(tenant=tenant).first()
+    bad_seq = verification.payload.get("first_bad_seq") if verification and verification.status != "ok" else None
+    bad_entry = audit_entry_list(tenant=tenant).filter(seq=bad_seq).first() if isinstance(bad_seq, int) else None
     return {
         "tenant": tenant,
         "is_operator": operator,
         "tenants": audit_tenant_list() if operator else [],
         "tenant_query": urlencode(_tenant_params(request, tenant)),
-        "verification": audit_last_verification(tenant=tenant),
+        "verification": verification,
+        "bad_seq": bad_seq,
+        "bad_entry": bad_entry,
+        "verification_job": job,
+        "verification_status_url": _url(request, tenant, "audit:verify_status", job.pk) if job else "",
         **extra,
     }
+
+
+@require_http_methods(["POST"])
+def verify(request: AuthedRequest) -> HttpResponse:
+    """"Verify chain": a Celery job over the whole chain; the page shows its progress, then the result."""
+    tenant = reviewer_tenant(request)
+    audit_verification_request(tenant=tenant, requested_by=request.user)
+    return redirect(_url(request, tenant, "audit:entry_list"))
+
+
+@require_GET
+def verify_status(request: AuthedRequest, verification_id: int) -> JsonResponse:
+    tenant = reviewer_tenant(request)
+    job = audit_verification_get(tenant=tenant, verification_id=verification_id)
+    return JsonResponse(
+        {
+            "id": job.pk,
+            "status": job.status,
+            "status_label": str(job.get_status_display()),
+            "checked": job.checked,
+            "total": job.total,
+            "ok": job.ok,
+            "first_bad_seq": job.first_bad_seq,
+        }
+    )
 
 
 def _streaming(request: AuthedRequest, chunks: Generator[bytes, None, None]) -> Any:
@@ -200,10 +236,14 @@ def export_list(request: AuthedRequest) -> HttpResponse:
         form = AuditExportForm(request.POST)
         if not form.is_valid():
             return _invalid(request, tenant, form)
-        audit_export_create(
+        export = audit_export_create(
             tenant=tenant, requested_by=request.user, format=form.cleaned_data["format"], filters=form.filters_json()
         )
-        messages.success(request, _("Your export is being prepared. Download it below when it is ready."))
+        export.refresh_from_db(fields=["status"])  # in the embedded mode (eager Celery) it is already done
+        if export.status == AuditExport.Status.DONE:
+            messages.success(request, _("Your export is ready. Download it below."))
+        else:
+            messages.success(request, _("Your export is being prepared. Its progress shows below; download it there."))
         return redirect(_url(request, tenant, "audit:export_list"))
     # Arriving from a too-large direct download: offer to prepare exactly that export.
     offer = None

@@ -13,7 +13,8 @@ from tenants.models import TenantScopedModel
 
 ROOT = Path(__file__).resolve().parent.parent
 # The layers allowed to touch a tenant-scoped manager: they take ``tenant=`` (or work on one row they were given).
-LAYERS = {"selectors.py", "services.py", "models.py", "export.py"}  # audit/export.py: the export services
+# audit/export.py and audit/verification.py: the services of the export and verification jobs.
+LAYERS = {"selectors.py", "services.py", "models.py", "export.py", "verification.py"}
 NOT_PRODUCT = {"tests", "bench", ".venv", "var", "node_modules"}
 # Demo data for the embedded mode: it creates both demo companies, and no request reaches it.
 EXEMPT = {"chat/management/commands/seed_demo.py"}

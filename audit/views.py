@@ -114,7 +114,7 @@ def _context(request: AuthedRequest, tenant: Tenant, **extra: Any) -> dict[str, 
 
 @require_http_methods(["POST"])
 def verify(request: AuthedRequest) -> HttpResponse:
-    """"Verify chain": a Celery job over the whole chain; the page shows its progress, then the result."""
+    """ "Verify chain": a Celery job over the whole chain; the page shows its progress, then the result."""
     tenant = reviewer_tenant(request)
     audit_verification_request(tenant=tenant, requested_by=request.user)
     return redirect(_url(request, tenant, "audit:entry_list"))

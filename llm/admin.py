@@ -22,19 +22,17 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.hashing import fingerprint
 from llm.models import Deployment, ModelVersion, ModelVersionAccess, ModelVersionDeployment, ProviderKind
-from llm.release import (
-    COPIED_FIELDS,
-    FLAG_FIELDS,
-    PRESETS,
+from llm.release import COPIED_FIELDS, FLAG_FIELDS, PRESETS, copy_initial, preset_get, version_diff
+from llm.services import (
     Rollout,
-    copy_initial,
+    deployment_check,
+    deployment_save,
+    deployments_check,
+    deployments_check_and_record,
     model_defaults_take_over,
     model_version_copy,
     model_version_rollout,
-    preset_get,
-    version_diff,
 )
-from llm.services import deployment_check, deployment_save, deployments_check, deployments_check_and_record
 from tenants.admin_scoping import LiveCheckAdminMixin, LiveCheckForm, OperatorOnlyAdmin
 from tenants.models import Tenant
 

@@ -54,6 +54,13 @@ class ChatEntry:
     conversation_id: int | None
     timings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def error_text(self) -> str:
+        """``code — message`` of the error, "" without one."""
+        code = str(self.error.get("code") or self.error.get("kind") or "")
+        message = str(self.error.get("message") or "")
+        return " — ".join(part for part in (code, message) if part)
+
 
 def _text(content: Any) -> str:
     if isinstance(content, str):

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from audit.forms import filters_from_json
 from audit.hashing import HASHED_FIELDS, canonical_json, document_sign
@@ -42,7 +45,7 @@ from tenants.models import Tenant, User
 
 logger = logging.getLogger("officeai.audit")
 
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "xlsx")
 # Every field of an entry, in CSV and JSONL alike: each row can be re-hashed (audit.hashing.entry_hash) and linked to
 # the one before it without the database; key_id and mac let an operator holding the key re-check the seals.
 FIELDS = (*HASHED_FIELDS, "entry_hash", "key_id", "mac")
@@ -135,6 +138,49 @@ def _csv_cells(row: Mapping[str, Any]) -> list[str]:
     return [neutralise("" if values[name] is None else str(values[name])) for name in CSV_COLUMNS]
 
 
+XLSX_CELL_MAX = 32_767  # Excel's limit on one cell
+XLSX_NUMBERS = ("seq", "tenant_id", "actor_id", "input_tokens", "output_tokens")
+
+
+def _xlsx_cells(row: Mapping[str, Any]) -> list[Any]:
+    """The CSV's columns for Excel: numbers as numbers, text neutralised as in the CSV, characters XML cannot hold
+    dropped, and a cell over Excel's limit cut with a note (the CSV and JSONL keep every character)."""
+    values = {**_json_row(row), **read_columns(row["payload"])}
+    values["payload"] = canonical_json(row["payload"]).decode()
+    cells: list[Any] = []
+    for name in CSV_COLUMNS:
+        value = values[name]
+        if name in XLSX_NUMBERS and isinstance(value, int) and not isinstance(value, bool):
+            cells.append(value)
+            continue
+        text = ILLEGAL_CHARACTERS_RE.sub("", "" if value is None else str(value))
+        if len(text) > XLSX_CELL_MAX:
+            note = f" … [{len(text):,} characters; the CSV and JSONL exports hold it whole]"
+            text = text[: XLSX_CELL_MAX - len(note) - 1] + note
+        cells.append(neutralise(text))
+    return cells
+
+
+class _XlsxRows:
+    """A write-only workbook (openpyxl keeps each row on disk as it is appended, so memory stays flat however many
+    rows), read back in blocks once saved: an .xlsx is a ZIP that can only be finished at the end."""
+
+    def __init__(self) -> None:
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("audit")
+        self.sheet.append(list(CSV_COLUMNS))
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        self.sheet.append(_xlsx_cells(row))
+
+    def blocks(self) -> Generator[bytes, None, None]:
+        with tempfile.TemporaryFile() as out:
+            self.book.save(out)
+            out.seek(0)
+            while block := out.read(CHUNK_CHARS):
+                yield block
+
+
 def _jsonl_line(row: Mapping[str, Any]) -> str:
     line = json.dumps(_json_row(row), ensure_ascii=False, separators=(",", ":"))
     # Valid JSON, but str.splitlines() and some editors break lines there.
@@ -222,11 +268,14 @@ class AuditExportStream:
                 digest.update(data)
                 size += len(data)
 
+            workbook = _XlsxRows() if self.format == "xlsx" else None
             if self.format == "csv":
                 text.write("\ufeff")  # BOM: Excel then reads UTF-8 (Japanese) correctly
                 writer.writerow(CSV_COLUMNS)
             for row in self.rows():
-                if self.format == "csv":
+                if workbook is not None:
+                    workbook.append(row)
+                elif self.format == "csv":
                     writer.writerow(_csv_cells(row))
                 else:
                     text.write(_jsonl_line(row))
@@ -240,6 +289,13 @@ class AuditExportStream:
                 if on_progress is not None and count % PROGRESS_EVERY == 0:
                     on_progress(count)
             put()
+            if workbook is not None:
+                for block in workbook.blocks():
+                    member.write(block)
+                    digest.update(block)
+                    size += len(block)
+                    if chunk := sink.drain():
+                        yield chunk
         self.manifest = document_sign(
             {
                 "version": 2,

@@ -15,7 +15,7 @@ from audit.models import Channel, LLMStatus
 # Outside this range a local midnight cannot be converted to UTC (year 0 / 10000); nobody audits 1969 anyway.
 MIN_DATE = date(1970, 1, 1)
 MAX_DATE = date(9999, 12, 30)
-FORMATS = (("csv", "CSV"), ("jsonl", "JSONL"))
+FORMATS = (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("jsonl", "JSONL"))
 
 
 def _date_field(label: StrOrPromise) -> forms.DateField:

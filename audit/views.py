@@ -36,7 +36,7 @@ from audit.export import (
     export_file_path,
 )
 from audit.forms import FORMATS, AuditExportForm, AuditFilterForm
-from audit.models import AuditExport
+from audit.models import AuditExport, AuditVerification
 from audit.selectors import (
     audit_conversation_turns,
     audit_entry_get,
@@ -94,9 +94,9 @@ def _url(request: AuthedRequest, tenant: Tenant, name: str, *args: Any, **params
 
 def _context(request: AuthedRequest, tenant: Tenant, **extra: Any) -> dict[str, Any]:
     operator = _is_operator(request)
-    verification = audit_last_verification(tenant=tenant)
     job = audit_verification_list(tenant=tenant).first()
-    bad_seq = verification.payload.get("first_bad_seq") if verification and verification.status != "ok" else None
+    verification = last_check(audit_last_verification(tenant=tenant), job)
+    bad_seq = verification.get("first_bad_seq") if verification and not verification["ok"] else None
     bad_entry = audit_entry_list(tenant=tenant).filter(seq=bad_seq).first() if isinstance(bad_seq, int) else None
     return {
         "tenant": tenant,
@@ -109,6 +109,39 @@ def _context(request: AuthedRequest, tenant: Tenant, **extra: Any) -> dict[str, 
         "verification_job": job,
         "verification_status_url": _url(request, tenant, "audit:verify_status", job.pk) if job else "",
         **extra,
+    }
+
+
+def last_check(recorded: Any, job: AuditVerification | None) -> dict[str, Any] | None:
+    """The newest verification of the chain for the panel: the recorded ``audit.verify`` entry, or a finished
+    "Verify chain" job when nothing was recorded since it started (its own entry may not be chained yet when the
+    page reloads)."""
+    job_done = job is not None and job.status == AuditVerification.Status.DONE and job.finished_at is not None
+    if job is not None and job_done and (recorded is None or recorded.occurred_at < job.created_at):
+        return {
+            "ok": bool(job.ok),
+            "when": job.finished_at,
+            "by": job.requested_by.email,
+            "checked": job.checked,
+            "first_seq": None,  # the recorded entry has the range; the job counts what it checked
+            "last_seq": None,
+            "vouched_seq": None,
+            "problems": job.problems,
+            "first_bad_seq": job.first_bad_seq,
+        }
+    if recorded is None:
+        return None
+    payload = recorded.payload if isinstance(recorded.payload, dict) else {}
+    return {
+        "ok": recorded.status == "ok",
+        "when": recorded.occurred_at,
+        "by": recorded.actor_email,
+        "checked": payload.get("checked", 0),
+        "first_seq": payload.get("first_seq"),
+        "last_seq": payload.get("last_seq"),
+        "vouched_seq": payload.get("vouched_seq"),
+        "problems": payload.get("problems") or [],
+        "first_bad_seq": payload.get("first_bad_seq"),
     }
 
 

@@ -7,9 +7,11 @@ pytest-django created), so rows a test commits are visible to it and rows it wri
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -56,6 +58,10 @@ class DaphneServer:
         )
         if redis_url is not None:
             env["REDIS_URL"] = redis_url
+        # Signed audit digests of its own: digests another run left for a chain of the same name (tenant ids repeat
+        # across test databases) would make this server's verifications report a cut chain.
+        (ROOT / "var").mkdir(exist_ok=True)
+        env["AUDIT_DIGEST_DIR"] = tempfile.mkdtemp(prefix="daphne-digests-", dir=ROOT / "var")
         env.update(extra_env or {})
         self.env = env
         self.log_path = ROOT / "var" / f"daphne-{self.port}.log"
@@ -93,6 +99,7 @@ class DaphneServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(self.env["AUDIT_DIGEST_DIR"], ignore_errors=True)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -119,6 +119,23 @@ def test_links_along_the_chain_and_to_the_same_conversations_turns_of_this_compa
     assert 'data-testid="entry-next"' in officer.get(f"/audit/{first.pk}/").content.decode()
 
 
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        ({"code": "rate_limited", "message": "Too many requests"}, "rate_limited — Too many requests"),
+        ({"kind": "timeout"}, "timeout"),
+        ({"message": "only words"}, "only words"),
+    ],
+)
+def test_the_error_of_a_turn_shows_whatever_it_carries(
+    officer: Client, tenant_a: Tenant, error: dict[str, str], shown: str
+) -> None:
+    (entry,) = record(tenant_a, event_type="llm.chat", status="error", payload=llm_payload(7, "q", "", error=error))
+    response = officer.get(f"/audit/{entry.pk}/")
+    assert response.status_code == 200
+    assert f"Error: {shown}</p>" in response.content.decode()
+
+
 def test_other_events_show_their_fields_and_the_raw_json_open(officer: Client, tenant_a: Tenant) -> None:
     (entry,) = record(tenant_a, event_type="admin.user.created", payload={"after": {"email": "x@alpha.example"}})
     page = officer.get(f"/audit/{entry.pk}/").content.decode()

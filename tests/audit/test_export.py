@@ -274,6 +274,45 @@ def test_csv_has_the_question_answer_and_tokens_in_their_own_columns_for_excel(t
     assert json.loads(chat["payload"]) == payload  # lossless beside the read columns
 
 
+def test_xlsx_export_opens_in_a_spreadsheet_reader_with_japanese_numbers_and_neutralised_cells(
+    reviewer_a: User, tenant_a: Tenant, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    payload = {
+        "prompt_messages": [{"role": "user", "content": "=cmd|' /C calc'!A0 会議の要約"}],
+        "response_text": JAPANESE + "\x07bell",  # a control character XML cannot hold
+        "usage": {"prompt_tokens": 42, "completion_tokens": 7},
+    }
+    record(tenant_a, event_type="llm.chat", status="stopped", model_label="gpt-4o", payload=payload)
+    record(tenant_a, event_type="llm.chat", payload={"response_text": "x" * 40_000})  # over Excel's cell limit
+    client = signed_in(reviewer_a)
+    response = client.get("/audit/export.zip", {"format": "xlsx"})
+    assert response.status_code == 200
+    archive, manifest = open_zip(b"".join(streamed(response)))
+    assert archive.namelist() == ["audit.xlsx", "manifest.json"]
+    assert (manifest["format"], manifest["row_count"]) == ("xlsx", 2)
+    path = tmp_path / "audit.xlsx"
+    path.write_bytes(archive.read("audit.xlsx"))
+    sheet = load_workbook(path, read_only=True)["audit"]
+    rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    header = rows[0]
+    chat = dict(zip(header, rows[1], strict=True))
+    assert header[:11] == ("occurred_at", "actor_email", "channel", "model_label", "status", "event_type", "prompt",
+                           "answer", "input_tokens", "output_tokens", "error")  # fmt: skip
+    assert chat["prompt"] == "'=cmd|' /C calc'!A0 会議の要約"  # text, never a formula
+    assert chat["answer"] == JAPANESE + "bell"
+    assert (chat["input_tokens"], chat["output_tokens"], chat["status"]) == (42, 7, "stopped")
+    assert isinstance(chat["seq"], int)
+    long = dict(zip(header, rows[2], strict=True))
+    assert 32_000 < len(long["answer"]) <= 32_767  # Excel's limit, with room for a neutralising apostrophe
+    assert long["answer"].endswith("the CSV and JSONL exports hold it whole]")
+    # The signed manifest vouches for the file as a whole; rows are re-hashed from CSV or JSONL.
+    check = verify_export(b"".join(streamed(client.get("/audit/export.zip", {"format": "xlsx"}))))
+    assert check.problems == []
+    assert any("XLSX" in note for note in check.notes)
+
+
 def test_export_is_a_snapshot(tenant_a: Tenant) -> None:
     record(tenant_a, 3)
     stream = audit_export_prepare(tenant=tenant_a, format="jsonl", filters={})

@@ -116,3 +116,27 @@ def test_one_job_at_a_time_and_only_the_companys_own(
     assert member.post("/audit/verify/").status_code == 403
     assert member.get(f"/audit/verify/{job.pk}/status").status_code == 403
     assert client.get("/audit/verify/").status_code == 405
+
+
+def test_a_finished_job_shows_until_its_own_entry_is_chained(reviewer_a: User, tenant_a: Tenant) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.views import last_check
+
+    older = record(tenant_a, event_type="audit.verify", status="error", payload={"checked": 3, "problems": ["x"]})[0]
+    job = AuditVerification.objects.create(
+        tenant=tenant_a, requested_by=reviewer_a, status="done", ok=True, checked=4, total=4,
+        finished_at=timezone.now(),
+    )  # fmt: skip
+    AuditVerification.objects.filter(pk=job.pk).update(created_at=older.occurred_at + timedelta(microseconds=1))
+    job.refresh_from_db()
+    shown = last_check(older, job)
+    assert shown is not None
+    assert (shown["ok"], shown["by"], shown["checked"]) == (True, "reviewer@alpha.example", 4)
+    newer = record(tenant_a, event_type="audit.verify", status="ok", payload={"checked": 4, "first_seq": 1})[0]
+    shown = last_check(newer, job)
+    assert shown is not None
+    assert (shown["ok"], shown["first_seq"]) == (True, 1)  # the recorded run, with its range
+    assert last_check(None, None) is None

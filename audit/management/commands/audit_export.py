@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="slug of the tenant to export")
-        parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or jsonl")
+        parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default), xlsx or jsonl")
         parser.add_argument("--output", required=True, help="path of the ZIP file to write")
         parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (inclusive)")
         parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (inclusive)")

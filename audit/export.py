@@ -39,7 +39,7 @@ from audit.forms import filters_from_json
 from audit.hashing import HASHED_FIELDS, canonical_json, document_sign
 from audit.models import AuditExport, Channel, chain_for
 from audit.selectors import audit_entry_list
-from audit.services import audit_chain_verify, audit_record, audit_verify_record
+from audit.services import audit_chain_verify, audit_job_claim, audit_record, audit_verify_record
 from ops import queue
 from tenants.models import Tenant, User
 
@@ -428,12 +428,9 @@ def audit_export_create(*, tenant: Tenant, requested_by: User, format: str, filt
 def audit_export_run(*, export_id: int) -> None:
     """The job's body: write ``AUDIT_EXPORT_DIR/<tenant_id>/<export_id>.zip``. Only a pending job runs, so a
     redelivered task does nothing."""
-    with transaction.atomic():
-        export = AuditExport.objects.select_for_update().filter(pk=export_id).first()
-        if export is None or export.status != AuditExport.Status.PENDING:
-            return
-        export.status = AuditExport.Status.RUNNING
-        export.save(update_fields=["status"])
+    export = audit_job_claim(AuditExport, export_id)
+    if export is None:
+        return
     jobs = AuditExport.objects.filter(pk=export_id)
     relative = Path(str(export.tenant_id)) / f"{export.pk}.zip"
     try:

@@ -372,6 +372,18 @@ def audit_chains(*, tenant: Tenant | None = None) -> list[str]:
     return sorted(chains)
 
 
+def audit_job_claim(model: Any, pk: int) -> Any:
+    """Move a background job (``AuditExport``, ``AuditVerification``) from waiting to running and return it, or
+    None when it is not waiting: a redelivered task then does nothing."""
+    with transaction.atomic():
+        job = model.objects.select_for_update().filter(pk=pk).first()
+        if job is None or job.status != model.Status.PENDING:
+            return None
+        job.status = model.Status.RUNNING
+        job.save(update_fields=["status"])
+    return job
+
+
 def audit_verify_record(*, reports: Iterable[ChainReport], actor: User | None = None, kind: str = "command") -> None:
     """``audit.verify``: a verification run is itself recorded, on each chain it checked. A chain found whole gets
     a fresh signed digest, so the next run holds it to this state; a broken one is logged as an error."""

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry, AuditVerification, chain_for
 from audit.selectors import audit_verification_list
-from audit.services import audit_chain_verify, audit_verify_record
+from audit.services import audit_chain_verify, audit_job_claim, audit_verify_record
 from ops import queue
 from tenants.models import Tenant, User
 
@@ -43,12 +43,9 @@ def _not_queued(job_id: int) -> None:
 
 def audit_verification_run(*, verification_id: int) -> None:
     """The job's body. Only a waiting job runs, so a redelivered task does nothing."""
-    with transaction.atomic():
-        job = AuditVerification.objects.select_for_update().filter(pk=verification_id).first()
-        if job is None or job.status != AuditVerification.Status.PENDING:
-            return
-        job.status = AuditVerification.Status.RUNNING
-        job.save(update_fields=["status"])
+    job = audit_job_claim(AuditVerification, verification_id)
+    if job is None:
+        return
     rows = AuditVerification.objects.filter(pk=verification_id)
 
     def progress(checked: int) -> None:

@@ -9,6 +9,7 @@ import pytest
 from audit.models import AuditEntry, AuditExport, AuditOutbox
 from tenants.models import Tenant, User
 from tests.audit.test_export import record
+from tests.audit.test_views import _audit_urls
 from tests.conftest import signed_in
 
 SECRET_B = "beta-only-secret-42"
@@ -21,24 +22,13 @@ def entries(tenant_a: Tenant, tenant_b: Tenant) -> dict[str, AuditEntry]:
     return {"a": a, "b": b}
 
 
-def urls(entry: AuditEntry, export: AuditExport) -> list[tuple[str, str]]:
-    return [
-        ("get", "/audit/"),
-        ("get", f"/audit/{entry.pk}/"),
-        ("get", "/audit/export.zip?format=csv"),
-        ("get", "/audit/exports/"),
-        ("post", "/audit/exports/"),
-        ("get", f"/audit/exports/{export.pk}/status"),
-    ]
-
-
 def test_off_by_default_every_audit_page_is_403_and_the_console_says_why(
     admin_a: User, tenant_a: Tenant, entries: dict[str, AuditEntry]
 ) -> None:
     assert tenant_a.admins_read_audit is False
     client = signed_in(admin_a)
     export = AuditExport.objects.create(tenant=tenant_a, requested_by=admin_a, format="csv")
-    for method, url in urls(entries["a"], export):
+    for method, url in _audit_urls(entries["a"], export):
         assert getattr(client, method)(url).status_code == 403, url
     index = client.get("/admin/").content.decode()
     assert 'href="/usage/"' in index  # the company's usage

@@ -20,6 +20,7 @@ class FaviconRedirect(RedirectView):
 urlpatterns = [
     path("", chat_views.chat_page, name="home"),
     path("", include("chat.urls")),
+    path("", include("attachments.urls")),
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("tenants.urls")),
     path("accounts/", include("allauth.urls")),

@@ -34,6 +34,15 @@ def fernet() -> MultiFernet:
     return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS), settings.SECRET_KEY)
 
 
+def key_material() -> tuple[bytes, ...]:
+    """The raw bytes of the project's Fernet keys, newest first (the derived key in embedded and test modes): for
+    keys of a narrower purpose derived from them (attachments.crypto)."""
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    if not keys:
+        return (hashlib.sha256(b"officeai-field-key:" + settings.SECRET_KEY.encode()).digest(),)
+    return tuple(base64.urlsafe_b64decode(k.encode()) for k in keys)
+
+
 def encrypt(plaintext: str) -> str:
     return PREFIX + fernet().encrypt(plaintext.encode()).decode()
 

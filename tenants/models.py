@@ -53,6 +53,19 @@ class Tenant(models.Model):
         default=3,
         help_text=_("How many answers one person may have running at the same time, web and Slack together."),
     )
+    attachment_max_mb = models.PositiveIntegerField(
+        _("largest attachment (MB)"), default=20, help_text=_("The largest file one person may attach in the web chat.")
+    )
+    attachment_max_files = models.PositiveSmallIntegerField(_("attachments per message"), default=10)
+    attachment_quota_mb = models.PositiveIntegerField(
+        _("attachments per person (MB)"), default=1000, help_text=_("All of one person's attached files together.")
+    )
+    attachment_retention_days = models.PositiveIntegerField(
+        _("keep attachments (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Attached files older than this are deleted (the messages stay). Empty: keep them."),
+    )
     admins_read_audit = models.BooleanField(
         _("company administrators may read the audit trail"),
         default=False,

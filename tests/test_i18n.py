@@ -36,7 +36,7 @@ def test_every_translatable_string_is_in_the_ja_catalogue(tmp_path: Path) -> Non
     # Extract afresh from a copy of the source and compare with the committed catalogue.
     for name in ("manage.py",):
         shutil.copy(ROOT / name, tmp_path / name)
-    for folder in ("config", "ops", "tenants", "audit", "llm", "chat", "slack", "usage", "templates"):
+    for folder in ("config", "ops", "tenants", "audit", "llm", "chat", "slack", "usage", "attachments", "templates"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "locale").mkdir()
     result = subprocess.run(

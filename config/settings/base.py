@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "audit",
     "llm",
     "usage",
+    "attachments",
     "chat",
     "slack",
     "ops",
@@ -285,6 +286,14 @@ AUDIT_DIGEST_KEY = env("AUDIT_DIGEST_KEY", default="")
 AUDIT_DIGEST_RETIRED_PUBLIC_KEYS: list[str] = env.list("AUDIT_DIGEST_RETIRED_PUBLIC_KEYS", default=[])
 # Where digests are written: keep it where the database's users cannot write (write-once storage in production).
 AUDIT_DIGEST_DIR = env.path("AUDIT_DIGEST_DIR", default=BASE_DIR / "var" / "audit-digests")
+# Files attached in the chat, encrypted per company (attachments.crypto) before they are written. Production may
+# point this alias at S3-compatible storage with django-storages (docs/attachments.md).
+ATTACHMENT_DIR = env.path("ATTACHMENT_DIR", default=BASE_DIR / "var" / "attachments")
+STORAGES["attachments"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": str(ATTACHMENT_DIR), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
+
 STORAGES["audit_digests"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(AUDIT_DIGEST_DIR), "file_permissions_mode": 0o440, "directory_permissions_mode": 0o750},

@@ -8,7 +8,5 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="local-dev-only-not-secret-" + "x"
 OFFICE_AI_DEV_SIGNIN = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Plain static files (no manifest to build); the other aliases (audit digests, attachments) as in base.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

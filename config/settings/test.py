@@ -24,6 +24,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     # Each test gets its own folder (tests/conftest.py): digests must not outlive the rows they vouch for.
     "audit_digests": BASE_STORAGES["audit_digests"],
+    "attachments": BASE_STORAGES["attachments"],  # tests/attachments point it at a folder of their own
 }
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1", ".example.test"]
 # Off unless a test turns it on (tests/chat/test_sidebar.py): the title call is one more upstream request and one

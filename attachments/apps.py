@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AttachmentsConfig(AppConfig):
+    name = "attachments"
+    verbose_name = _("Attachments")
+
+    def ready(self) -> None:
+        from . import (
+            signals,  # noqa: F401  (files go with their rows)
+            tasks,  # noqa: F401  (registers the Celery tasks in every process)
+        )

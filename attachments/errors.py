@@ -62,6 +62,13 @@ def refusal_text(code: str, params: dict[str, Any]) -> str:
         ),
         "name": lambda: gettext("The file needs a name of at most 255 characters."),
         "no_file": lambda: gettext("Choose a file to attach."),
+        "not_found": lambda: gettext("An attached file is no longer there. Remove it and attach it again."),
+        "not_ready": lambda: (
+            gettext("%(name)s is still being read. Send when its chip says it is ready.") % {"name": p.get("name", "")}
+        ),
+        "failed": lambda: (
+            gettext("%(name)s could not be read. Remove it before sending.") % {"name": p.get("name", "")}
+        ),
         "sent": lambda: gettext("This file was sent with a message; it is deleted with its conversation."),
     }
     make = texts.get(code)

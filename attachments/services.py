@@ -18,7 +18,7 @@ from attachments.extract import extract_text
 from attachments.images import prepare_image
 from attachments.inspect import Refused, extension_of, judge
 from attachments.models import Attachment
-from attachments.selectors import attachment_bytes_used, attachment_get
+from attachments.selectors import attachment_bytes_used, attachment_get, attachment_list
 from ops import queue
 from tenants.models import Tenant, User
 
@@ -142,6 +142,30 @@ def attachment_image(attachment: Attachment) -> bytes:
 def attachment_original(attachment: Attachment) -> bytes:
     with attachment_storage().open(attachment.stored_name, "rb") as stored:
         return decrypt_for(attachment.tenant_id, stored.read())
+
+
+def attachments_for_question(*, tenant: Tenant, user: User, attachment_ids: list[int]) -> list[Attachment]:
+    """The person's own files for one question, in the order given: each ready (read) and not sent before."""
+    wanted = list(dict.fromkeys(attachment_ids))
+    if len(wanted) > tenant.attachment_max_files:
+        raise Refused("too_many_files", max=tenant.attachment_max_files)
+    rows = {a.pk: a for a in attachment_list(tenant=tenant, user=user).filter(pk__in=wanted, message__isnull=True)}
+    chosen = []
+    for pk in wanted:
+        attachment = rows.get(pk)
+        if attachment is None:
+            raise Refused("not_found")
+        if attachment.status == Attachment.Status.PROCESSING:
+            raise Refused("not_ready", name=attachment.name)
+        if attachment.status == Attachment.Status.FAILED:
+            raise Refused("failed", name=attachment.name)
+        chosen.append(attachment)
+    return chosen
+
+
+def attachments_link(*, attachments: list[Attachment], message_id: int) -> None:
+    """The files went with this message (in the transaction that saved it)."""
+    Attachment.objects.filter(pk__in=[a.pk for a in attachments], message__isnull=True).update(message_id=message_id)
 
 
 @transaction.atomic

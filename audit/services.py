@@ -7,6 +7,7 @@ a row lock on the chain head, idempotently. A beat sweep chains whatever the bro
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -435,6 +436,7 @@ class LLMCallRecord:
     attempts: list[dict[str, Any]]
     timings: dict[str, Any]  # received, first_token, completed (ISO), ttft_ms, duration_ms
     client: dict[str, Any]  # ip, user_agent
+    attachments: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # name, type, size, sha256, text hash
 
 
 def audit_llm_chat(*, record: LLMCallRecord) -> AuditOutbox:
@@ -455,6 +457,7 @@ def audit_llm_chat(*, record: LLMCallRecord) -> AuditOutbox:
         "attempts": record.attempts,
         "timings": record.timings,
         "client": record.client,
+        "attachments": record.attachments,
     }
     return audit_record(
         event_type="llm.chat",

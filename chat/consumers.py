@@ -59,6 +59,19 @@ def _int(content: dict[str, Any], name: str, *, optional: bool = False) -> int |
     return value
 
 
+def _int_list(content: dict[str, Any], name: str, *, limit: int) -> list[int] | None:
+    value = content.get(name)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > limit
+        or not all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+    ):
+        raise FrameError("bad_frame", _("“%(name)s” must be a list of whole numbers.") % {"name": name})
+    return value
+
+
 def _str(content: dict[str, Any], name: str, *, optional: bool = False, limit: int = 100_000) -> str | None:
     value = content.get(name)
     if value is None and optional:
@@ -196,6 +209,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             text=_str(content, "text", limit=10 * MAX_TEXT),
             model_version_id=_int(content, "model_version_id", optional=True),
             system_prompt=_str(content, "system_prompt", optional=True, limit=10 * MAX_SYSTEM_PROMPT),
+            attachment_ids=_int_list(content, "attachment_ids", limit=100),
         )
         await self._launch(start, request_id)
 
@@ -237,6 +251,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     "content": start.user_message_text,
                     "html": render_plain(start.user_message_text),
                     "versions": versions_json(start.user_versions, start.user_message_id),
+                    "attachments": list(start.user_attachments),
                 },
                 "assistant_message_id": start.assistant_message_id,
                 "assistant_versions": versions_json(start.answer_versions, start.assistant_message_id),

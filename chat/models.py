@@ -126,6 +126,8 @@ class Message(TenantScopedModel):
     error_message = models.TextField(blank=True)
     usage = models.JSONField(default=dict, blank=True)
     context_trimmed = models.PositiveIntegerField(default=0)
+    # Files sent with this question (attachments.Attachment.message): a turn looks them up only where this is set.
+    attachment_count = models.PositiveSmallIntegerField(default=0)
     # Slack: the ts of the posted message (user message ts or bot reply ts).
     slack_ts = models.CharField(max_length=40, blank=True)
     # Answers: whom this one is for. "user:<id>" for a person with an account (web and Slack alike, so the

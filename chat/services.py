@@ -16,9 +16,19 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from attachments.models import Attachment
+from attachments.services import attachments_link
 from audit.models import Channel
 from audit.services import LLMCallRecord, audit_llm_chat, audit_record
 from chat import relay
+from chat.attached import (
+    AttachmentRefused,
+    attachment_json,
+    attachment_record,
+    attachments_by_message,
+    attachments_choose,
+    turn_contents,
+)
 from chat.branches import active_path
 from chat.errors import error_params, error_text
 from chat.events import (
@@ -94,6 +104,11 @@ class TurnStart:
     time_zone: str = ""  # the company's: usage days and budget periods
     ticket: Ticket | None = None  # the budget reservation this answer holds
     conversation_updated_at: str = ""  # ISO, as this turn left it (chat.accepted)
+    # Files in the prompt: the audit trail records this prompt (files named and hashed, not their contents) and
+    # the question's files by name, type, size and hash (chat.attached).
+    audit_prompt: list[dict[str, Any]] | None = None
+    attachment_records: tuple[dict[str, Any], ...] = ()
+    user_attachments: tuple[dict[str, Any], ...] = ()
     # An edit's question and a regenerated answer have earlier versions: the ids of all, oldest first (chat.branches).
     user_versions: tuple[int, ...] = ()
     answer_versions: tuple[int, ...] = ()
@@ -131,12 +146,21 @@ def validate_text(text: object) -> str:
     return text
 
 
-def build_prompt(*, system_prompt: str, history: list[Message], spec: ModelSpec) -> tuple[list[dict[str, str]], int]:
+def prompt_budget(spec: ModelSpec) -> int:
+    """Tokens the prompt may take: the context window less room for the answer."""
+    return max(spec.context_window - spec.max_output_tokens, spec.context_window // 2)
+
+
+def build_prompt(
+    *, system_prompt: str, history: list[Message], spec: ModelSpec, contents: list[Any] | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """System prompt + the conversation, oldest turns dropped until it fits the context window (leaving room for
-    the answer). Returns the messages and how many history messages were left out."""
-    budget = max(spec.context_window - spec.max_output_tokens, spec.context_window // 2)
-    head = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
-    turns = [{"role": m.role, "content": m.content} for m in history]
+    the answer). ``contents``: what to send for each history message instead of its text (questions with files,
+    chat.attached). Returns the messages and how many history messages were left out."""
+    budget = prompt_budget(spec)
+    head: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt.strip() else []
+    sent = contents if contents is not None else [m.content for m in history]
+    turns: list[dict[str, Any]] = [{"role": m.role, "content": c} for m, c in zip(history, sent, strict=True)]
     trimmed = 0
     # Always keep the newest message (the question), even if it alone is over budget: the upstream then says so.
     while len(turns) > 1 and estimate_messages_tokens(head + turns) > budget:
@@ -327,6 +351,7 @@ def turn_begin(
     speaker: str = "",
     speaker_email: str = "",
     title_wanted: bool = False,
+    attachments: list[Attachment] | None = None,
 ) -> TurnStart:
     """The shared second half of every turn (web, regenerate, Slack): busy check, spec, prompt, empty answer.
     ``history`` replaces the stored conversation as context (Slack: the thread as it is in Slack).
@@ -351,10 +376,36 @@ def turn_begin(
         if user_message.pk is None:
             user_message.parent = path[-1] if path else None
             history.append(user_message)  # inserted below, before the answer
-    prompt, trimmed = build_prompt(system_prompt=conversation.system_prompt, history=history, spec=spec)
+    current = list(attachments or [])
+    if user_message.pk is None:
+        user_message.attachment_count = len(current)
+    contents, recorded = _contents_with_files(history, user_message, current, vision=model_version.vision)
+    prompt, trimmed = build_prompt(
+        system_prompt=conversation.system_prompt, history=history, spec=spec, contents=contents
+    )
+    audit_prompt = None
+    if recorded is not None:
+        audit_prompt = prompt[: len(prompt) - (len(history) - trimmed)] + [
+            {"role": m.role, "content": r} for m, r in list(zip(history, recorded, strict=True))[trimmed:]
+        ]
+        if current and estimate_messages_tokens(prompt[-1:]) > prompt_budget(spec):
+            raise ChatRefused(
+                "attachments_too_long",
+                gettext(
+                    "The attached files are too long for %(model)s: about %(tokens)s tokens, and it reads at most "
+                    "%(max)s. Attach less, or choose a model with a larger context window."
+                )
+                % {
+                    "model": model_version.display_name,
+                    "tokens": f"{estimate_messages_tokens(prompt[-1:]):,}",
+                    "max": f"{prompt_budget(spec):,}",
+                },
+            )
     if user_message.pk is None:
         user_message.search_text = search_text_for(user_message.content)  # what search finds (chat.search)
         user_message.save(force_insert=True)
+    if current:
+        attachments_link(attachments=current, message_id=user_message.pk)
     assistant = Message(
         tenant=tenant,
         conversation=conversation,
@@ -404,7 +455,30 @@ def turn_begin(
         ticket=ticket,
         conversation_updated_at=conversation.updated_at.isoformat() if conversation.updated_at else "",
         title_wanted=title_wanted,
+        audit_prompt=audit_prompt,
+        attachment_records=tuple(attachment_record(a) for a in current),
+        user_attachments=tuple(attachment_json(a) for a in current),
     )
+
+
+def _contents_with_files(
+    history: list[Message], question: Message, current: list[Attachment], *, vision: bool
+) -> tuple[list[Any] | None, list[str] | None]:
+    """What the model is sent for each history message where files are involved, and what the trail records
+    instead; (None, None) when no message has a file (no query then: ``attachment_count``)."""
+    by_message = attachments_by_message(history)
+    if not by_message and not current:
+        return None, None
+    sent, recorded = [], []
+    for message in history:
+        files = current if message is question and current else by_message.get(message.pk or 0, [])
+        if files and message.role == Message.Role.USER:
+            content, record = turn_contents(message.content, files, vision=vision)
+        else:
+            content = record = message.content
+        sent.append(content)
+        recorded.append(record)
+    return sent, recorded
 
 
 def conversation_lock(conversation: Conversation) -> Conversation:
@@ -421,8 +495,10 @@ def chat_turn_start(
     text: object,
     model_version_id: object | None = None,
     system_prompt: object | None = None,
+    attachment_ids: object | None = None,
 ) -> TurnStart:
-    """Save the person's message and an empty assistant message marked streaming; the engine fills it."""
+    """Save the person's message (with the files chosen, ``attachment_ids``) and an empty assistant message marked
+    streaming; the engine fills it."""
     text = validate_text(text)
     if conversation_id is None:
         prompt = storable(system_prompt.strip()) if isinstance(system_prompt, str) else ""
@@ -442,6 +518,10 @@ def chat_turn_start(
             raise ChatRefused("not_found", gettext("This conversation does not exist.")) from None
     served = model_resolve(tenant=tenant, conversation=conversation, model_version_id=model_version_id)
     model_version = served.version
+    try:
+        files = attachments_choose(tenant=tenant, user=user, attachment_ids=attachment_ids, model_version=model_version)
+    except AttachmentRefused as refused:
+        raise ChatRefused(refused.code, refused.message) from None
     created = conversation.pk is None
     if created:
         conversation.model_version = model_version
@@ -459,6 +539,7 @@ def chat_turn_start(
         conversation_saved=created,
         deployments=served.deployments,
         title_wanted=created and conversation.title_source == Conversation.TitleSource.FIRST_WORDS,
+        attachments=files,
     )
     conversation_updated_on_commit(conversation)  # created, or moved up: every tab's sidebar
     return start
@@ -691,7 +772,8 @@ def chat_reply_finalize(
             model_label=start.model_label,
             deployment=deployment or {"model_version": start.model_label},
             request_params=outcome.request_params,
-            prompt_messages=outcome.request_messages or start.prompt,
+            prompt_messages=start.audit_prompt or outcome.request_messages or start.prompt,
+            attachments=list(start.attachment_records),
             response_text=outcome.text,
             finish_reason=outcome.finish_reason,
             status=outcome.audit_status,

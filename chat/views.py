@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.api import error_response, json_body, json_errors
+from chat.attached import attachment_json, attachments_by_message
 from chat.branches import versions_of
 from chat.errors import filter_note, message_error
 from chat.events import folder_state
@@ -365,6 +366,7 @@ def _conversation_page(request: AuthedRequest, conversation: Conversation) -> di
         running.content = buffer_read_sync(running.pk) or running.content
     answers = [m.pk for m in messages if m.role == Message.Role.ASSISTANT]
     thumbs = feedback_by_message(tenant=request.tenant, user=request.user, message_ids=answers)
+    files = attachments_by_message(messages)
     return {
         "conversation": _conversation_json(conversation),
         "messages": [
@@ -372,6 +374,7 @@ def _conversation_page(request: AuthedRequest, conversation: Conversation) -> di
                 **_message_json(m),
                 "feedback": thumbs.get(m.pk),
                 "versions": versions[m.pk].as_json() if m.pk in versions else None,
+                "attachments": [attachment_json(a) for a in files.get(m.pk, [])],
             }
             for m in messages
         ],

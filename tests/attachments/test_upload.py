@@ -23,6 +23,17 @@ from tests.conftest import signed_in
 
 
 @pytest.fixture(autouse=True)
+def celery_eager() -> Any:
+    """The reading task in-process even where REDIS_URL makes Celery publish (CI); test_turns uses a real worker."""
+    from config.celery_app import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture(autouse=True)
 def attachment_dir(settings: Any, tmp_path: Path) -> Path:
     folder = tmp_path / "attachments"
     settings.STORAGES = {

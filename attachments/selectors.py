@@ -23,3 +23,12 @@ def attachment_get(*, tenant: Tenant, user: User, attachment_id: object) -> Atta
 
 def attachment_bytes_used(*, tenant: Tenant, user: User) -> int:
     return int(attachment_list(tenant=tenant, user=user).aggregate(total=Sum("size"))["total"] or 0)
+
+
+def attachments_of_messages(*, tenant_id: int, message_ids: list[int]) -> dict[int, list[Attachment]]:
+    """The files sent with these messages of the company, by message id, in the order they were attached."""
+    found: dict[int, list[Attachment]] = {}
+    rows = Attachment.objects.filter(tenant_id=tenant_id, message_id__in=message_ids).defer("text_encrypted")
+    for attachment in rows.order_by("pk"):
+        found.setdefault(attachment.message_id or 0, []).append(attachment)
+    return found

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from attachments.errors import refusal_text
 from attachments.inspect import Refused
 from attachments.models import Attachment
+from attachments.selectors import attachments_of_messages
 from attachments.services import attachment_image, attachment_text, attachments_for_question
 from chat.models import Message
 from llm.models import ModelVersion
@@ -77,14 +78,12 @@ def attachment_record(attachment: Attachment) -> dict[str, Any]:
 
 
 def attachments_by_message(messages: Sequence[Message]) -> dict[int, list[Attachment]]:
-    """The files of these messages, by message id: one query, and none when no message has any."""
+    """The files of these messages (of one conversation), by message id: one query, and none when no message has
+    any (``attachment_count``)."""
     ids = [m.pk for m in messages if m.pk is not None and m.attachment_count]
     if not ids:
         return {}
-    found: dict[int, list[Attachment]] = {}
-    for attachment in Attachment.objects.filter(message_id__in=ids).defer("text_encrypted").order_by("pk"):
-        found.setdefault(attachment.message_id or 0, []).append(attachment)
-    return found
+    return attachments_of_messages(tenant_id=messages[0].tenant_id, message_ids=ids)
 
 
 def turn_contents(

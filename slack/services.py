@@ -174,6 +174,22 @@ def slack_key(*, workspace: SlackWorkspace, channel: str, thread_ts: str) -> str
     return f"{workspace.slug}:{channel}:{thread_ts}"
 
 
+def shares_files(event: dict[str, Any]) -> bool:
+    return isinstance(event.get("files"), list) and bool(event["files"])
+
+
+def files_notice(*, workspace: SlackWorkspace) -> str:
+    """The answer to files shared in Slack: they are not read here, and where they belong (the web UI)."""
+    with translation.override(workspace.notice_language):
+        text = gettext(
+            "Files shared in Slack are not read. Confidential material belongs in the web version of Office AI: "
+            "attach the file there, with your question."
+        )
+        if settings.OFFICE_AI_URL:
+            text += f"\n<{settings.OFFICE_AI_URL}|{gettext('Open Office AI')}>"
+    return text
+
+
 def slack_footer(*, workspace: SlackWorkspace) -> str:
     """The tenant's Slack notice in the workspace's language (or the built-in one), with the search tip."""
     notice = notice_current(tenant=workspace.tenant)
@@ -342,6 +358,13 @@ def _process(*, event: SlackEvent, workspace: SlackWorkspace) -> str:
 
     if event.reply_message_id:  # answered before, only posting failed: post the saved answer, no model call
         return _redeliver(event=event, client=client, channel=channel, thread_ts=thread_ts, footer=footer)
+
+    if shares_files(data):
+        # Slack stays text-only: the files are not read, and the person is told where they belong.
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=files_notice(workspace=workspace))
+        if not strip_bot_mention(str(data.get("text") or ""), bot_user_id=workspace.bot_user_id).strip():
+            _set_status(event_pk=event.pk, status=SlackEvent.Status.DONE)
+            return "files"
 
     people = People(client)
     speaker = people.get(slack_user_id, strict=True)

@@ -332,6 +332,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-digests": {"task": "audit.tasks.audit_digests_task", "schedule": float(AUDIT_DIGEST_INTERVAL)},
     # daily: every chain re-verified, the result recorded and shown on the reviewer pages
     "audit-verify": {"task": "audit.tasks.audit_verify_task", "schedule": 24 * 60 * 60.0},
+    # Attached files past their company's retention (Tenant.attachment_retention_days).
+    "attachments-expire": {"task": "attachments.tasks.attachments_expire_task", "schedule": 24 * 60 * 60.0},
 }
 
 # --- Operations ---------------------------------------------------------------------------------------------------
@@ -366,6 +368,8 @@ CELERY_BEAT_SCHEDULE["usage-reconcile"] = {"task": "chat.tasks.chat_usage_reconc
 # --- Slack --------------------------------------------------------------------------------------------------------
 # The Web API base URL: a local fake Slack in tests and staging (docs/slack.md).
 SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", default="https://slack.com/api/")
+# Where people open the web chat; Slack links to it where it sends people to the web UI (files). Empty: no link.
+OFFICE_AI_URL = env("OFFICE_AI_URL", default="")
 # Seconds a Slack answer may stream before it is cut off and posted with a warning: the model client's own overall
 # limit (600 s per answer). The Slack task's Celery time limits sit above it (slack.tasks), so the person always
 # gets a final message in the thread, never a frozen placeholder.

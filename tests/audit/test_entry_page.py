@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from audit.display import chat_entry
 from audit.models import AuditEntry
@@ -148,6 +149,7 @@ def test_other_events_show_their_fields_and_the_raw_json_open(officer: Client, t
     "payload",
     [None, [], "text", {"prompt_messages": "x", "attempts": {"a": 1}, "usage": [], "content_filter": {"p": "bad"}}],
 )
+@translation.override("en")  # the words in English, whatever language an earlier request left active
 def test_a_payload_of_the_wrong_shape_still_shows(payload: Any) -> None:
     shown = chat_entry(payload, "cancelled")
     assert shown.status == "Stopped"

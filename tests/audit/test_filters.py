@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import LLMStatus, status_label
 from audit.views import date_presets
@@ -35,6 +35,7 @@ def shown_statuses(client: Client, **params: str) -> list[str]:
     return [e.status for e in response.context["page_obj"]]
 
 
+@translation.override("en")  # the words in English, whatever language an earlier request left active
 def test_the_status_words_of_chat_audit_and_exports_are_one_vocabulary() -> None:
     finished = {value for value in Message.Status.values if value != Message.Status.STREAMING}
     assert finished == set(LLMStatus.values) == AUDIT_STATUSES
@@ -81,6 +82,7 @@ def test_event_model_and_person_pickers_offer_this_companys_values_only(
     assert "event_type=LLM." in response.content.decode()
 
 
+@translation.override("en")
 def test_date_presets_are_local_days_and_keep_the_other_filters(officer: Client, tenant_a: Tenant) -> None:
     assert date_presets(date(2026, 11, 30)) == [
         {"label": "Today", "date_from": "2026-11-30", "date_to": "2026-11-30"},

@@ -91,3 +91,36 @@ export function conversationIdFromPath(urls, pathname) {
   const match = pattern.exec(pathname);
   return match ? Number(match[1]) : null;
 }
+
+/**
+ * POST one file as multipart (field `file`), answered in JSON like `api`.
+ * @param {string} url
+ * @param {File} file
+ * @returns {Promise<any>}
+ */
+export async function uploadFile(url, file) {
+  const body = new FormData();
+  body.append("file", file, file.name);
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
+      body,
+    });
+  } catch (err) {
+    throw new ApiError(0, t("error_network"), "network");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = null;
+  }
+  if (!response.ok || data === null) {
+    const error = (data && data.error) || {};
+    throw new ApiError(response.status, error.message || t("error_generic"), error.code);
+  }
+  return data;
+}

@@ -17,6 +17,7 @@ import { ApiError, api, conversationIdFromPath, setCsrfToken, urlFor } from "./a
 import { autoGrow, updateCounter, validateMessage } from "./composer.js";
 import { $, copyText, debounce, h, icon, isImeEnter } from "./dom.js";
 import { FeedbackController } from "./feedback.js";
+import { FileTray, renderSentFiles } from "./files.js";
 import { ConversationHeader } from "./header.js";
 import { setStrings, t } from "./i18n.js";
 import { PromptLibrary } from "./library.js";
@@ -187,6 +188,9 @@ function collectElements() {
     scrollBottom: /** @type {HTMLButtonElement} */ ($("scroll-bottom")),
     toasts: /** @type {HTMLElement} */ ($("toast-region")),
     form: /** @type {HTMLFormElement} */ ($("composer-form")),
+    fileTray: /** @type {HTMLElement} */ ($("file-tray")),
+    fileInput: /** @type {HTMLInputElement} */ ($("file-input")),
+    attachButton: /** @type {HTMLButtonElement} */ ($("attach-button")),
     composer: /** @type {HTMLTextAreaElement} */ ($("composer")),
     counter: /** @type {HTMLElement} */ ($("composer-counter")),
     send: /** @type {HTMLButtonElement} */ ($("send")),
@@ -204,6 +208,8 @@ let header;
 /** @type {PromptLibrary} the "/" prompt picker and the prompt dialogs (made in init()) */
 let library;
 const feedback = new FeedbackController({ urls: config.urls, onError: (message, code) => showError(message, code) });
+/** @type {FileTray} files in the composer (made in init()) */
+let files;
 
 const socket = new ChatSocket(config.ws_url, {
   onOpen: onSocketOpen,
@@ -450,6 +456,7 @@ function onAccepted(frame) {
       els.composer.value = "";
       onComposerInput();
     }
+    files.clear(); // they went with the message (listed under it)
     if (request.conversationId === null) {
       if (viewAdopt(view, conversation.id, request.viewToken)) adoptNewConversation(conversation, frame.model);
       else socket.send(leaveFrame(conversation.id)); // the person moved on
@@ -474,6 +481,7 @@ function onAccepted(frame) {
     if (userEl) setVersions(userEl, parseVersions(userMessage.versions));
   } else if (request.kind === "send" && !userEl && isInt(userMessage.id)) {
     userEl = buildUserMessage(userMessage);
+    renderSentFiles(userEl, userMessage.attachments, config.urls);
     appendMessage(userEl);
   }
   if (request.kind !== "send") {
@@ -720,6 +728,7 @@ function renderConversation(data) {
     const isRunningMessage = running !== null && running.message_id === message.id && message.role === "assistant";
     if (message.role === "user") {
       const element = buildUserMessage(message);
+      renderSentFiles(element, message.attachments, config.urls);
       setVersions(element, parseVersions(message.versions));
       appendMessage(element);
       continue;
@@ -941,7 +950,7 @@ function onComposerInput() {
 function updateComposerState() {
   const empty = els.composer.value.trim() === "";
   const sending = pending.has("send");
-  els.send.disabled = empty || sending;
+  els.send.disabled = empty || sending || (files !== undefined && files.busy());
   els.send.classList.toggle("is-sending", sending);
   els.form.classList.toggle("is-sending", sending);
   for (const button of Array.from(els.messages.querySelectorAll("button[data-last-action]"))) {
@@ -974,6 +983,10 @@ function sendMessage() {
     if (checked.code !== "empty") showError(checked.message, checked.code); // an empty composer just does nothing
     return;
   }
+  if (files.busy() || files.hasFailed()) {
+    showError(files.busy() ? t("files_wait") : t("files_failed"), "attachments");
+    return;
+  }
   if (!socket.isOpen()) {
     showError(t("not_connected"), "disconnected");
     return;
@@ -986,6 +999,7 @@ function sendMessage() {
       text: raw,
       modelVersionId: header.pickerValue(),
       systemPrompt: state.draftSystemPrompt,
+      attachmentIds: files.readyIds(),
     }),
   );
   state.stickToBottom = true;
@@ -1244,6 +1258,15 @@ function bindEvents() {
 function init() {
   els = collectElements();
   if (!els.app) return;
+  files = new FileTray({
+    form: els.form,
+    composer: els.composer,
+    tray: els.fileTray,
+    button: els.attachButton,
+    input: els.fileInput,
+    urls: config.urls,
+    onChange: () => updateComposerState(),
+  });
   sidebar = new Sidebar({
     list: els.list,
     empty: els.listEmpty,

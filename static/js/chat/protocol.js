@@ -120,7 +120,7 @@ export function leaveFrame(conversationId) {
 
 /**
  * @param {{requestId: string, conversationId: number | null, text: string, modelVersionId: number | null,
- *   systemPrompt?: string}} fields
+ *   systemPrompt?: string, attachmentIds?: number[]}} fields
  */
 export function sendFrame(fields) {
   /** @type {Record<string, unknown>} */
@@ -134,6 +134,7 @@ export function sendFrame(fields) {
   if (fields.conversationId === null && fields.systemPrompt && fields.systemPrompt.trim()) {
     frame.system_prompt = fields.systemPrompt;
   }
+  if (fields.attachmentIds && fields.attachmentIds.length) frame.attachment_ids = fields.attachmentIds;
   return frame;
 }
 

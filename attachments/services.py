@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -166,6 +167,22 @@ def attachments_for_question(*, tenant: Tenant, user: User, attachment_ids: list
 def attachments_link(*, attachments: list[Attachment], message_id: int) -> None:
     """The files went with this message (in the transaction that saved it)."""
     Attachment.objects.filter(pk__in=[a.pk for a in attachments], message__isnull=True).update(message_id=message_id)
+
+
+def files_for_export(tenant_id: int, hashes: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The company's stored files with these SHA-256s, decrypted, one at a time: ``files/<sha256>/<name>``."""
+    seen: set[str] = set()
+    rows = Attachment.objects.filter(tenant_id=tenant_id, sha256__in=hashes).exclude(stored_name="")
+    for attachment in rows.exclude(status=Attachment.Status.FAILED).defer("text_encrypted").order_by("pk"):
+        if attachment.sha256 in seen:
+            continue
+        try:
+            data = attachment_original(attachment)
+        except FileNotFoundError:
+            continue  # deleted since (retention): the manifest lists it as missing
+        seen.add(attachment.sha256)
+        safe = attachment.name.replace("/", "_").replace("\\", "_")
+        yield f"files/{attachment.sha256}/{safe}", data
 
 
 @transaction.atomic

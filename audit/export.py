@@ -181,6 +181,30 @@ class _XlsxRows:
                 yield block
 
 
+# Files of model calls (attachments, an app above this one, registers the source at start-up): given the tenant and
+# the SHA-256s the exported rows name, yields ``("files/<sha256>/<name>", bytes)`` for those still stored.
+FileSource = Callable[[int, list[str]], Iterable[tuple[str, bytes]]]
+
+
+def _no_files(tenant_id: int, hashes: list[str]) -> Iterable[tuple[str, bytes]]:
+    return []
+
+
+_file_source: FileSource = _no_files
+
+
+def use_file_source(source: FileSource) -> None:
+    global _file_source
+    _file_source = source
+
+
+def _attachment_hashes(payload: Any) -> list[str]:
+    attachments = payload.get("attachments") if isinstance(payload, dict) else None
+    if not isinstance(attachments, list):
+        return []
+    return [a["sha256"] for a in attachments if isinstance(a, dict) and isinstance(a.get("sha256"), str)]
+
+
 def _jsonl_line(row: Mapping[str, Any]) -> str:
     line = json.dumps(_json_row(row), ensure_ascii=False, separators=(",", ":"))
     # Valid JSON, but str.splitlines() and some editors break lines there.
@@ -226,6 +250,7 @@ class AuditExportStream:
     filters: dict[str, str]
     through_seq: int | None
     total_rows: int
+    include_files: bool = False  # the files attached to the exported model calls, under files/ (see FileSource)
     manifest: dict[str, Any] | None = field(default=None, init=False)
 
     @property
@@ -254,6 +279,7 @@ class AuditExportStream:
         first_seq: int | None = None
         last_seq: int | None = None
         last_hash = ""
+        attached: dict[str, None] = {}  # sha256 of each file sent with an exported model call, in order
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
         # Size unknown in advance and possibly over 2 GiB: ZIP64 from the start.
@@ -280,6 +306,8 @@ class AuditExportStream:
                 else:
                     text.write(_jsonl_line(row))
                 count += 1
+                if self.include_files:
+                    attached.update(dict.fromkeys(_attachment_hashes(row["payload"])))
                 first_seq = row["seq"] if first_seq is None else first_seq
                 last_seq, last_hash = row["seq"], row["entry_hash"]
                 if count % ROWS_PER_CHUNK == 0 or text.tell() >= CHUNK_CHARS:
@@ -296,6 +324,15 @@ class AuditExportStream:
                     size += len(block)
                     if chunk := sink.drain():
                         yield chunk
+        files_info = {self.data_name: {"sha256": digest.hexdigest(), "bytes": size}}
+        attached_files: dict[str, str] = {}
+        if self.include_files:
+            for name, data in _file_source(self.tenant.pk, list(attached)):
+                archive.writestr(_member(name), data)
+                files_info[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                attached_files[name.split("/")[1]] = name
+                if chunk := sink.drain():
+                    yield chunk
         self.manifest = document_sign(
             {
                 "version": 2,
@@ -309,7 +346,15 @@ class AuditExportStream:
                 "last_seq": last_seq,
                 "last_entry_hash": last_hash,
                 "generated_at": timezone.now().isoformat(),
-                "files": {self.data_name: {"sha256": digest.hexdigest(), "bytes": size}},
+                "files": files_info,
+                **(
+                    {
+                        "attached_files": attached_files,  # sha256 -> its member; absent: deleted since (retention)
+                        "attached_files_missing": [sha for sha in attached if sha not in attached_files],
+                    }
+                    if self.include_files
+                    else {}
+                ),
                 "verification": self.verification(),
             }
         )
@@ -320,7 +365,12 @@ class AuditExportStream:
 
 
 def audit_export_prepare(
-    *, tenant: Tenant, format: str, filters: Mapping[str, str], through_seq: int | None = None
+    *,
+    tenant: Tenant,
+    format: str,
+    filters: Mapping[str, str],
+    through_seq: int | None = None,
+    include_files: bool = False,
 ) -> AuditExportStream:
     """Count the rows and pin the snapshot (``seq <= through_seq``). ``filters`` are validated, JSON-safe ones."""
     if format not in FORMATS:
@@ -331,7 +381,12 @@ def audit_export_prepare(
     # One statement: the count and the bound describe the same rows.
     agg = qs.order_by().aggregate(n=Count("pk"), last=Max("seq"))
     return AuditExportStream(
-        tenant=tenant, format=format, filters=dict(filters), through_seq=agg["last"], total_rows=agg["n"]
+        tenant=tenant,
+        format=format,
+        filters=dict(filters),
+        through_seq=agg["last"],
+        total_rows=agg["n"],
+        include_files=include_files,
     )
 
 
@@ -408,13 +463,16 @@ def _not_queued(export_id: int) -> None:
 
 
 @transaction.atomic
-def audit_export_create(*, tenant: Tenant, requested_by: User, format: str, filters: Mapping[str, str]) -> AuditExport:
+def audit_export_create(
+    *, tenant: Tenant, requested_by: User, format: str, filters: Mapping[str, str], include_files: bool = False
+) -> AuditExport:
     """A large export as a Celery job; recorded as ``audit.export`` (kind ``job``) in the same transaction."""
-    stream = audit_export_prepare(tenant=tenant, format=format, filters=filters)
+    stream = audit_export_prepare(tenant=tenant, format=format, filters=filters, include_files=include_files)
     export = AuditExport.objects.create(
         tenant=tenant,
         requested_by=requested_by,
         format=format,
+        include_files=include_files,
         filters=stream.filters,
         total_rows=stream.total_rows,
         # Until the job is done, the manifest holds only the snapshot bound it must export up to.
@@ -440,6 +498,7 @@ def audit_export_run(*, export_id: int) -> None:
             format=export.format,
             filters=export.filters,
             through_seq=export.manifest.get("through_seq"),
+            include_files=export.include_files,
         )
         jobs.update(total_rows=stream.total_rows)
 

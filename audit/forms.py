@@ -93,6 +93,7 @@ class AuditFilterForm(forms.Form):
 
 class AuditExportForm(AuditFilterForm):
     format = forms.ChoiceField(label=_("Format"), choices=FORMATS)
+    include_files = forms.BooleanField(label=_("With the attached files"), required=False)
 
 
 def filters_from_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -176,6 +176,7 @@ class AuditExport(TenantScopedModel):
 
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     format = models.CharField(max_length=8)
+    include_files = models.BooleanField(default=False)  # the attached files of the exported model calls too
     filters = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     total_rows = models.BigIntegerField(default=0)

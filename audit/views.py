@@ -240,7 +240,9 @@ def export_download(request: AuthedRequest) -> HttpResponseBase:
     if not form.is_valid():
         return _invalid(request, tenant, form)
     fmt = form.cleaned_data["format"]
-    stream = audit_export_prepare(tenant=tenant, format=fmt, filters=form.filters_json())
+    stream = audit_export_prepare(
+        tenant=tenant, format=fmt, filters=form.filters_json(), include_files=form.cleaned_data["include_files"]
+    )
     limit = settings.AUDIT_EXPORT_INLINE_MAX_ROWS
     if stream.total_rows > limit:
         messages.warning(
@@ -270,7 +272,11 @@ def export_list(request: AuthedRequest) -> HttpResponse:
         if not form.is_valid():
             return _invalid(request, tenant, form)
         export = audit_export_create(
-            tenant=tenant, requested_by=request.user, format=form.cleaned_data["format"], filters=form.filters_json()
+            tenant=tenant,
+            requested_by=request.user,
+            format=form.cleaned_data["format"],
+            filters=form.filters_json(),
+            include_files=form.cleaned_data["include_files"],
         )
         export.refresh_from_db(fields=["status"])  # in the embedded mode (eager Celery) it is already done
         if export.status == AuditExport.Status.DONE:

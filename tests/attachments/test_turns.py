@@ -177,3 +177,47 @@ async def test_later_turns_still_see_the_file_and_deleting_the_conversation_dele
     assert (await database_sync_to_async(delete)()).status_code == 200
     assert not await database_sync_to_async(Attachment.objects.exists)()
     assert stored_files(attachment_dir) == []
+
+
+async def test_an_audit_export_can_carry_the_files_with_their_hashes_in_the_signed_manifest(
+    client_a: Client, user_a: User, gpt4o: ModelVersion, upstream: up.UpstreamServer, tenant_a: Any
+) -> None:
+    import hashlib
+    import json
+    import zipfile
+
+    from audit.models import AuditEntry
+    from audit.offline import verify_export
+    from tenants.services import user_create
+    from tests.conftest import signed_in
+
+    upstream.script("gpt-4o", up.normal("Read it."))
+    pdf = files.pdf_with_text()
+    attachment_id = await uploaded(client_a, "議事録.pdf", pdf)
+    socket = await send(client_a, "要約して", [attachment_id])
+    await until(socket, "chat.done")
+    await socket.disconnect()
+
+    def export(include: bool) -> bytes:
+        assert wait_for(lambda: AuditEntry.objects.filter(event_type="llm.chat").exists(), timeout=30)
+        reviewer = user_create(
+            tenant=tenant_a, email=f"reviewer{int(include)}@alpha.example", role=User.Role.COMPLIANCE_REVIEWER
+        )
+        params = {"format": "jsonl", "event_type": "llm.chat", **({"include_files": "on"} if include else {})}
+        response = signed_in(reviewer).get("/audit/export.zip", params)
+        assert response.status_code == 200
+        return b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+    data = await database_sync_to_async(export)(True)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    manifest = json.loads(archive.read("manifest.json"))
+    sha = hashlib.sha256(pdf).hexdigest()
+    member = f"files/{sha}/議事録.pdf"
+    assert archive.read(member) == pdf
+    assert manifest["files"][member] == {"sha256": sha, "bytes": len(pdf)}
+    assert manifest["attached_files"] == {sha: member}
+    assert manifest["attached_files_missing"] == []
+    assert verify_export(data).problems == []  # every file checked against the signed manifest
+
+    plain = zipfile.ZipFile(io.BytesIO(await database_sync_to_async(export)(False)))
+    assert [n for n in plain.namelist() if n.startswith("files/")] == []  # small unless asked for

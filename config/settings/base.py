@@ -293,6 +293,22 @@ STORAGES["attachments"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": str(ATTACHMENT_DIR), "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
 }
+if ATTACHMENT_S3_BUCKET := env("ATTACHMENT_S3_BUCKET", default=""):
+    # S3 or any S3-compatible store (MinIO, Ceph, Wasabi): private objects, never overwritten, no public URLs.
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ATTACHMENT_S3_BUCKET,
+            "endpoint_url": env("ATTACHMENT_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("ATTACHMENT_S3_REGION", default="") or None,
+            "access_key": env("ATTACHMENT_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env("ATTACHMENT_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env("ATTACHMENT_S3_PREFIX", default="attachments"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
 
 STORAGES["audit_digests"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",

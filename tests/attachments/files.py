@@ -115,7 +115,15 @@ def png(width: int = 3000, height: int = 1000, color: tuple[int, int, int] = (20
 
 def zip_bomb_docx() -> bytes:
     """A real .docx with one more member: 400 MB of zeros packed into a few hundred KB."""
-    base = zipfile.ZipFile(io.BytesIO(docx()))
+    return _bomb(docx())
+
+
+def zip_bomb_xlsx() -> bytes:
+    return _bomb(xlsx())
+
+
+def _bomb(office_file: bytes) -> bytes:
+    base = zipfile.ZipFile(io.BytesIO(office_file))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bomb:
         for item in base.infolist():

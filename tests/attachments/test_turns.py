@@ -116,6 +116,26 @@ async def test_images_are_refused_for_models_without_vision_and_nothing_is_sent(
     assert row.message_id is None  # still the person's, to send elsewhere or remove
 
 
+async def test_more_files_than_the_company_allows_per_message_are_refused(
+    client_a: Client, tenant_a: Any, gpt4o: ModelVersion, upstream: up.UpstreamServer
+) -> None:
+    from tenants.models import Tenant
+
+    await database_sync_to_async(Tenant.objects.filter(pk=tenant_a.pk).update)(attachment_max_files=2)
+    ids = [await uploaded(client_a, f"note{i}.txt", f"メモ {i}".encode()) for i in range(3)]
+    socket = await send(client_a, "read these", ids)
+    error, _ = await until(socket, "error")
+    assert error["code"] == "too_many_files"
+    assert "At most 2 files" in error["message"]
+    await socket.send_json_to(
+        {"type": "chat.send", "request_id": "r2", "conversation_id": None, "text": "two", "attachment_ids": ids[:2]}
+    )
+    accepted, _ = await until(socket, "chat.accepted")
+    assert len(accepted["user_message"]["attachments"]) == 2
+    await until(socket, "chat.done")
+    await socket.disconnect()
+
+
 async def test_someone_elses_file_and_a_file_too_long_for_the_model_are_refused(
     client_a: Client, client_b: Client, gpt4o: ModelVersion, upstream: up.UpstreamServer
 ) -> None:

@@ -114,6 +114,7 @@ def test_an_image_is_downscaled_for_vision_models_and_its_metadata_dropped(clien
         ("notes.txt", lambda: b"\x00\x01\x02binary", "wrong_type"),
         ("setup.exe", lambda: b"MZ\x90\x00", "unsupported"),
         ("bomb.docx", files.zip_bomb_docx, "zip_bomb"),
+        ("bomb.xlsx", files.zip_bomb_xlsx, "zip_bomb"),
         ("secret.pdf", files.pdf_encrypted, "encrypted"),
         ("panorama.png", lambda: files.png(20_000, 10), "image_too_large"),
         ("broken.pdf", lambda: b"%PDF-1.7\nthis is not a pdf", "unreadable"),

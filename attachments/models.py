@@ -56,3 +56,13 @@ class Attachment(TenantScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def summary(self) -> dict[str, object]:
+        """The file as a page lists it: id, name, size, kind and type."""
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "size": self.size,
+            "kind": self.kind,
+            "content_type": self.content_type,
+        }

@@ -23,11 +23,7 @@ STATUS = {"quota": 413, "too_large": 413}
 def attachment_json(attachment: Attachment) -> dict[str, Any]:
     failed = attachment.status == Attachment.Status.FAILED
     return {
-        "id": attachment.pk,
-        "name": attachment.name,
-        "size": attachment.size,
-        "content_type": attachment.content_type,
-        "kind": attachment.kind,
+        **attachment.summary(),
         "status": attachment.status,
         "progress": attachment.progress,
         "error": {

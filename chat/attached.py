@@ -56,25 +56,14 @@ def attachments_choose(
 
 
 def attachment_json(attachment: Attachment) -> dict[str, Any]:
-    return {
-        "id": attachment.pk,
-        "name": attachment.name,
-        "size": attachment.size,
-        "kind": attachment.kind,
-        "content_type": attachment.content_type,
-    }
+    return attachment.summary()
 
 
 def attachment_record(attachment: Attachment) -> dict[str, Any]:
     """What the audit trail keeps of a file sent to the model."""
-    return {
-        "name": attachment.name,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "sha256": attachment.sha256,
-        "text_sha256": attachment.text_sha256,
-        "kind": attachment.kind,
-    }
+    summary = attachment.summary()
+    del summary["id"]
+    return {**summary, "sha256": attachment.sha256, "text_sha256": attachment.text_sha256}
 
 
 def attachments_by_message(messages: Sequence[Message]) -> dict[int, list[Attachment]]:

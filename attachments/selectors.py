@@ -25,10 +25,15 @@ def attachment_bytes_used(*, tenant: Tenant, user: User) -> int:
     return int(attachment_list(tenant=tenant, user=user).aggregate(total=Sum("size"))["total"] or 0)
 
 
-def attachments_of_messages(*, tenant_id: int, message_ids: list[int]) -> dict[int, list[Attachment]]:
-    """The files sent with these messages of the company, by message id, in the order they were attached."""
+def attachments_of_messages(
+    *, tenant_id: int, message_ids: list[int], with_text: bool = False
+) -> dict[int, list[Attachment]]:
+    """The files sent with these messages of the company, by message id, in the order they were attached.
+    ``with_text``: with the documents' extracted text (a prompt needs it; a page does not)."""
     found: dict[int, list[Attachment]] = {}
-    rows = Attachment.objects.filter(tenant_id=tenant_id, message_id__in=message_ids).defer("text_encrypted")
+    rows = Attachment.objects.filter(tenant_id=tenant_id, message_id__in=message_ids)
+    if not with_text:
+        rows = rows.defer("text_encrypted")
     for attachment in rows.order_by("pk"):
         found.setdefault(attachment.message_id or 0, []).append(attachment)
     return found

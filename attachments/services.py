@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -55,10 +55,16 @@ def upload_check(*, tenant: Tenant, user: User, name: str, size: int) -> None:
         raise Refused("quota", used=used, max=limits["quota_bytes"])
 
 
-def attachment_upload(*, tenant: Tenant, user: User, name: str, declared_type: str, data: bytes) -> Attachment:
-    """Check the file, store it encrypted, and read it in the background (``attachment_process``)."""
+def attachment_upload(
+    *, tenant: Tenant, user: User, name: str, declared_type: str, size: int, read: Callable[[], bytes]
+) -> Attachment:
+    """Check the file, store it encrypted, and read it in the background (``attachment_process``). Name, size and
+    quota are checked before ``read`` is called: a file over the limit is refused without being read."""
     name = name.strip().replace("\x00", "")
-    upload_check(tenant=tenant, user=user, name=name, size=len(data))
+    upload_check(tenant=tenant, user=user, name=name, size=size)
+    data = read()
+    if len(data) != size:  # the size given was not the file's: check what was read
+        upload_check(tenant=tenant, user=user, name=name, size=len(data))
     verdict = judge(name, declared_type, data)
     storage = attachment_storage()
     stored = storage.save(f"{tenant.pk}/{uuid.uuid4().hex}.bin", ContentFile(encrypt_for(tenant.pk, data)))
@@ -129,8 +135,8 @@ def attachment_process(*, attachment_id: int) -> None:
 
 
 def attachment_text(attachment: Attachment) -> str:
-    """A ready document's extracted text."""
-    token = bytes(Attachment.objects.filter(pk=attachment.pk).values_list("text_encrypted", flat=True).get())
+    """A ready document's extracted text (read with the row where it was loaded, else fetched once)."""
+    token = bytes(attachment.text_encrypted)
     return decrypt_for(attachment.tenant_id, token).decode() if token else ""
 
 
@@ -150,7 +156,9 @@ def attachments_for_question(*, tenant: Tenant, user: User, attachment_ids: list
     wanted = list(dict.fromkeys(attachment_ids))
     if len(wanted) > tenant.attachment_max_files:
         raise Refused("too_many_files", max=tenant.attachment_max_files)
-    rows = {a.pk: a for a in attachment_list(tenant=tenant, user=user).filter(pk__in=wanted, message__isnull=True)}
+    # With the extracted text: the question's prompt is built from these rows.
+    unsent = attachment_list(tenant=tenant, user=user).defer(None).filter(pk__in=wanted, message__isnull=True)
+    rows = {a.pk: a for a in unsent}
     chosen = []
     for pk in wanted:
         attachment = rows.get(pk)
@@ -194,7 +202,7 @@ def attachment_delete(*, tenant: Tenant, user: User, attachment_id: object) -> N
     attachment.delete()  # the files go in the post_delete handler, after commit
 
 
-def attachments_expire(*, now: object = None) -> int:
+def attachments_expire() -> int:
     """Retention: files older than their company's ``attachment_retention_days`` are deleted (their messages stay,
     saying which file was attached). Returns how many."""
     moment = timezone.now()

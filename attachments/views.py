@@ -14,7 +14,7 @@ from attachments.errors import refusal_text
 from attachments.inspect import Refused
 from attachments.models import Attachment
 from attachments.selectors import attachment_get
-from attachments.services import attachment_delete, attachment_original, attachment_upload, upload_check
+from attachments.services import attachment_delete, attachment_original, attachment_upload
 from tenants.types import AuthedRequest
 
 STATUS = {"quota": 413, "too_large": 413}
@@ -52,14 +52,13 @@ def upload(request: AuthedRequest) -> JsonResponse:
     if file is None:
         return _refused(Refused("no_file"))
     try:
-        # Name, size and quota first: a file over the limit is refused before it is read.
-        upload_check(tenant=request.tenant, user=request.user, name=file.name or "", size=file.size or 0)
         attachment = attachment_upload(
             tenant=request.tenant,
             user=request.user,
             name=file.name or "",
             declared_type=file.content_type or "",
-            data=file.read(),
+            size=file.size or 0,
+            read=file.read,
         )
     except Refused as refused:
         return _refused(refused)

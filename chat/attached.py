@@ -66,13 +66,13 @@ def attachment_record(attachment: Attachment) -> dict[str, Any]:
     return {**summary, "sha256": attachment.sha256, "text_sha256": attachment.text_sha256}
 
 
-def attachments_by_message(messages: Sequence[Message]) -> dict[int, list[Attachment]]:
+def attachments_by_message(messages: Sequence[Message], *, with_text: bool = False) -> dict[int, list[Attachment]]:
     """The files of these messages (of one conversation), by message id: one query, and none when no message has
-    any (``attachment_count``)."""
+    any (``attachment_count``). ``with_text``: the documents' text comes with them (a prompt)."""
     ids = [m.pk for m in messages if m.pk is not None and m.attachment_count]
     if not ids:
         return {}
-    return attachments_of_messages(tenant_id=messages[0].tenant_id, message_ids=ids)
+    return attachments_of_messages(tenant_id=messages[0].tenant_id, message_ids=ids, with_text=with_text)
 
 
 def turn_contents(

@@ -388,18 +388,15 @@ def turn_begin(
         audit_prompt = prompt[: len(prompt) - (len(history) - trimmed)] + [
             {"role": m.role, "content": r} for m, r in list(zip(history, recorded, strict=True))[trimmed:]
         ]
-        if current and estimate_messages_tokens(prompt[-1:]) > prompt_budget(spec):
+        question_tokens = estimate_messages_tokens(prompt[-1:]) if current else 0
+        if question_tokens > (budget := prompt_budget(spec)):
             raise ChatRefused(
                 "attachments_too_long",
                 gettext(
                     "The attached files are too long for %(model)s: about %(tokens)s tokens, and it reads at most "
                     "%(max)s. Attach less, or choose a model with a larger context window."
                 )
-                % {
-                    "model": model_version.display_name,
-                    "tokens": f"{estimate_messages_tokens(prompt[-1:]):,}",
-                    "max": f"{prompt_budget(spec):,}",
-                },
+                % {"model": model_version.display_name, "tokens": f"{question_tokens:,}", "max": f"{budget:,}"},
             )
     if user_message.pk is None:
         user_message.search_text = search_text_for(user_message.content)  # what search finds (chat.search)
@@ -466,7 +463,7 @@ def _contents_with_files(
 ) -> tuple[list[Any] | None, list[str] | None]:
     """What the model is sent for each history message where files are involved, and what the trail records
     instead; (None, None) when no message has a file (no query then: ``attachment_count``)."""
-    by_message = attachments_by_message(history)
+    by_message = attachments_by_message(history, with_text=True)
     if not by_message and not current:
         return None, None
     sent, recorded = [], []

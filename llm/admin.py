@@ -236,8 +236,11 @@ class ModelVersionForm(LiveCheckForm):
         fields = "__all__"
 
     def run_check(self, subject: Any) -> Any:
-        deployments = [link.deployment for link in subject.modelversiondeployment_set.select_related("deployment")]
-        return deployments_check(deployments=[d for d in deployments if d.enabled], model_version=subject)
+        """Each enabled deployment with the result of the test request these flags build on it."""
+        links = subject.modelversiondeployment_set.select_related("deployment")
+        deployments = [link.deployment for link in links if link.deployment.enabled]
+        results = deployments_check(deployments=deployments, model_version=subject)
+        return list(zip(deployments, results, strict=True))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -248,9 +251,7 @@ class ModelVersionForm(LiveCheckForm):
             candidate.full_clean(validate_unique=False)
         except ValidationError:
             return cleaned
-        results = self.live_result(candidate) or []
-        deployments = [link.deployment for link in self.instance.modelversiondeployment_set.all()]
-        for deployment, result in zip([d for d in deployments if d.enabled], results, strict=False):
+        for deployment, result in self.live_result(candidate) or []:
             if not result.ok:
                 self.add_error(None, check_failed(deployment, result))
         return cleaned

@@ -243,7 +243,7 @@ def model_version_rollout(
             )
         retire.status = ModelVersion.Status.RETIRED
         retire.save(update_fields=["status", "updated_at"])
-        allowed = set(ModelVersionAccess.objects.filter(model_version=version).values_list("tenant_id", flat=True))
+        allowed = had | chosen_ids  # who may use the new version now: those who had it, and those just granted
         # chat listens (it owns conversations): in this transaction, so a failure there undoes the roll-out.
         for _receiver, count in model_version_replaced.send(
             sender=ModelVersion, old=retire, new=version, tenant_ids=allowed
